@@ -1,0 +1,40 @@
+# Copyright 2026 The disdepth_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Two commands do everything on a fresh machine:  make demo  and  make test.
+# Both create the virtual environment first when it is missing or out of date.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.disdepth-installed
+# onnxruntime-gpu where an NVIDIA GPU answers, the CPU build elsewhere (they cannot coexist).
+ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo ort-gpu || echo ort)
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo lint bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): setup.py setup.cfg package.xml
+	@command -v $(PYTHON) >/dev/null || { echo "make setup: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "make setup: installing .[ros,node,$(ORT_EXTRA),train,dev] into $(VENV)"
+	@if [ "$(ORT_EXTRA)" = ort ]; then echo "make setup: no NVIDIA GPU found: using the CPU build of onnxruntime"; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ros,node,$(ORT_EXTRA),train,dev]"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)} $(PY) -m pytest test $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(VENV)/bin/disdepth demo --out out/demo
+
+lint: $(STAMP)
+	$(PY) -m pytest test -m linter
+
+bench: $(STAMP)
+	$(VENV)/bin/disdepth bench --markdown docs/benchmarks.md --json docs/benchmarks.json
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,230 @@
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Camera geometry, pure numpy: intrinsics, their scaling under resize, and back-projection.
+
+Conventions (REP 103 optical frame): x right, y down, z forward; depth is z along the optical axis
+(not ray length), in metres.  Pixel centres sit at integer coordinates, so a resize by ``s`` maps
+``c -> (c + 0.5) * s - 0.5`` and ``f -> f * s`` (the OpenCV / image_geometry convention).
+
+**Camera-aware metric scale.**  A DisDepth model predicts depth for a *canonical* camera whose
+focal length, in pixels of the network input, is ``canonical_focal``.  An object of size S at depth
+Z spans ``f * S / Z`` pixels, so the same image seen through a camera of focal ``f_net`` (the real
+focal after resizing the image to the network input) is at depth ``Z = Z_canonical * f_net / f_c``.
+:func:`metric_scale` returns that factor; training divides the ground truth by it
+(:func:`canonical_depth_scale`), so one model serves cameras with different intrinsics.
+"""
+
+from dataclasses import dataclass
+import json
+import math
+from pathlib import Path
+from typing import Tuple, Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """
+    Pinhole intrinsics of an image of ``width`` x ``height`` pixels.
+
+    :param fx: focal length along x, pixels
+    :param fy: focal length along y, pixels
+    :param cx: principal point x, pixels
+    :param cy: principal point y, pixels
+    :param width: image width the intrinsics refer to
+    :param height: image height the intrinsics refer to
+    """
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def validate(self) -> 'CameraIntrinsics':
+        """
+        Check that the intrinsics can be used for projection.
+
+        :return: self, for chaining
+        :raises ValueError: naming the offending value (NaN/inf, non-positive focal, bad size)
+        """
+        for name in ('fx', 'fy', 'cx', 'cy'):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f'camera intrinsics: {name} is {value}, not a finite number')
+        if self.fx <= 0 or self.fy <= 0:
+            raise ValueError(f'camera intrinsics: focal lengths must be > 0, got fx={self.fx}, '
+                             f'fy={self.fy} (an all-zero K means an uncalibrated camera)')
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f'camera intrinsics: image size must be > 0, got '
+                             f'{self.width}x{self.height}')
+        return self
+
+    @classmethod
+    def from_matrix(cls, k: np.ndarray, width: int, height: int) -> 'CameraIntrinsics':
+        """
+        Build from a 3x3 K (or a row-major 9-vector, or the 3x4 / 12-vector P).
+
+        :param k: intrinsic matrix (K or P layout)
+        :param width: image width
+        :param height: image height
+        :return: the intrinsics (not validated)
+        """
+        arr = np.asarray(k, dtype=np.float64).reshape(-1)
+        if arr.size == 9:
+            m = arr.reshape(3, 3)
+        elif arr.size == 12:
+            m = arr.reshape(3, 4)[:, :3]
+        else:
+            raise ValueError(f'camera intrinsics: expected 9 (K) or 12 (P) values, got {arr.size}')
+        return cls(float(m[0, 0]), float(m[1, 1]), float(m[0, 2]), float(m[1, 2]),
+                   int(width), int(height))
+
+    @classmethod
+    def from_fov(cls, hfov_deg: float, width: int, height: int) -> 'CameraIntrinsics':
+        """
+        Build square-pixel intrinsics from a horizontal field of view, centred principal point.
+
+        :param hfov_deg: horizontal field of view in degrees, in (0, 180)
+        :param width: image width
+        :param height: image height
+        :return: the intrinsics
+        """
+        if not 0.0 < hfov_deg < 180.0:
+            raise ValueError(f'field of view must be in (0, 180) degrees, got {hfov_deg}')
+        f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
+        return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, int(width), int(height))
+
+    def matrix(self) -> np.ndarray:
+        """Return the 3x3 K matrix (float64)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def scaled(self, width: int, height: int) -> 'CameraIntrinsics':
+        """
+        Intrinsics of the same camera after resizing the image to ``width`` x ``height``.
+
+        :param width: new width
+        :param height: new height
+        :return: rescaled intrinsics (pixel-centre convention)
+        """
+        sx = width / self.width
+        sy = height / self.height
+        return CameraIntrinsics(self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5,
+                                (self.cy + 0.5) * sy - 0.5, int(width), int(height))
+
+    def cropped(self, left: int, top: int, width: int, height: int) -> 'CameraIntrinsics':
+        """Intrinsics after cropping a ``width`` x ``height`` window at (``left``, ``top``)."""
+        return CameraIntrinsics(self.fx, self.fy, self.cx - left, self.cy - top,
+                                int(width), int(height))
+
+    def to_dict(self) -> dict:
+        """Return the RGB-D folder ``intrinsics.json`` representation."""
+        return {'fx': self.fx, 'fy': self.fy, 'cx': self.cx, 'cy': self.cy,
+                'width': self.width, 'height': self.height}
+
+
+def load_intrinsics_json(path: Union[str, Path]) -> CameraIntrinsics:
+    """
+    Read an RGB-D folder ``intrinsics.json`` (keys fx, fy, cx, cy, width, height; others ignored).
+
+    :param path: the JSON file
+    :return: validated intrinsics
+    :raises ValueError: if a key is missing or a value is unusable
+    """
+    data = json.loads(Path(path).read_text())
+    missing = [k for k in ('fx', 'fy', 'cx', 'cy', 'width', 'height') if k not in data]
+    if missing:
+        raise ValueError(f'{path}: intrinsics.json lacks {", ".join(missing)}')
+    return CameraIntrinsics(float(data['fx']), float(data['fy']), float(data['cx']),
+                            float(data['cy']), int(data['width']), int(data['height'])).validate()
+
+
+def network_focal(intrinsics: CameraIntrinsics, net_hw: Tuple[int, int]) -> float:
+    """
+    Mean focal length, in network-input pixels, after resizing the image to ``net_hw``.
+
+    :param intrinsics: intrinsics of the original image
+    :param net_hw: (height, width) of the network input
+    :return: ``(fx * W_net / W + fy * H_net / H) / 2``
+    """
+    h, w = net_hw
+    return 0.5 * (intrinsics.fx * w / intrinsics.width + intrinsics.fy * h / intrinsics.height)
+
+
+def metric_scale(canonical_focal: float, intrinsics: CameraIntrinsics,
+                 net_hw: Tuple[int, int]) -> float:
+    """
+    Factor that turns a canonical-camera prediction into metric depth for this camera.
+
+    :param canonical_focal: the model's canonical focal length (network-input pixels)
+    :param intrinsics: intrinsics of the original image
+    :param net_hw: (height, width) the image was resized to for the network
+    :return: ``f_net / canonical_focal``; multiply the prediction by it
+    """
+    if canonical_focal <= 0:
+        raise ValueError(f'canonical focal length must be > 0, got {canonical_focal}')
+    return network_focal(intrinsics, net_hw) / canonical_focal
+
+
+def canonical_depth_scale(canonical_focal: float, intrinsics: CameraIntrinsics,
+                          net_hw: Tuple[int, int]) -> float:
+    """Inverse of :func:`metric_scale`: multiply metric ground truth by it to get training targets."""
+    return 1.0 / metric_scale(canonical_focal, intrinsics, net_hw)
+
+
+def ray_grid(intrinsics: CameraIntrinsics, stride: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Per-pixel ray slopes ``(u - cx) / fx`` and ``(v - cy) / fy`` (float32), optionally decimated.
+
+    :param intrinsics: intrinsics of the depth image
+    :param stride: keep every ``stride``-th row and column, starting at 0
+    :return: (rx, ry), each of shape (ceil(H / stride), ceil(W / stride))
+    """
+    if stride < 1:
+        raise ValueError(f'stride must be >= 1, got {stride}')
+    u = np.arange(0, intrinsics.width, stride, dtype=np.float64)
+    v = np.arange(0, intrinsics.height, stride, dtype=np.float64)
+    rx = ((u - intrinsics.cx) / intrinsics.fx).astype(np.float32)
+    ry = ((v - intrinsics.cy) / intrinsics.fy).astype(np.float32)
+    return np.broadcast_to(rx[None, :], (v.size, u.size)), np.broadcast_to(ry[:, None],
+                                                                           (v.size, u.size))
+
+
+def depth_to_points(depth: np.ndarray, intrinsics: CameraIntrinsics,
+                    stride: int = 1) -> np.ndarray:
+    """
+    Back-project a depth image into an organised xyz array (optical frame, metres).
+
+    Invalid depth (NaN, inf, <= 0) gives NaN points.
+
+    :param depth: (H, W) float depth in metres, same size as the intrinsics
+    :param intrinsics: intrinsics of the depth image
+    :param stride: integer decimation
+    :return: (ceil(H/stride), ceil(W/stride), 3) float32
+    """
+    if depth.shape != (intrinsics.height, intrinsics.width):
+        raise ValueError(f'depth is {depth.shape[1]}x{depth.shape[0]} but intrinsics are for '
+                         f'{intrinsics.width}x{intrinsics.height}')
+    z = np.asarray(depth[::stride, ::stride], dtype=np.float32)
+    z = np.where(np.isfinite(z) & (z > 0), z, np.float32(np.nan))
+    rx, ry = ray_grid(intrinsics, stride)
+    out = np.empty(z.shape + (3,), np.float32)
+    np.multiply(rx, z, out=out[..., 0])
+    np.multiply(ry, z, out=out[..., 1])
+    out[..., 2] = z
+    return out
