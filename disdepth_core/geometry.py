@@ -111,7 +111,7 @@ class CameraIntrinsics:
         return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, int(width), int(height))
 
     def matrix(self) -> np.ndarray:
-        """Return the 3x3 K matrix (float64)."""
+        """Return K as a 3x3 float64 array."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
     def scaled(self, width: int, height: int) -> 'CameraIntrinsics':
@@ -183,7 +183,7 @@ def metric_scale(canonical_focal: float, intrinsics: CameraIntrinsics,
 
 def canonical_depth_scale(canonical_focal: float, intrinsics: CameraIntrinsics,
                           net_hw: Tuple[int, int]) -> float:
-    """Inverse of :func:`metric_scale`: multiply metric ground truth by it to get training targets."""
+    """Return the inverse of :func:`metric_scale` (ground truth times it = training target)."""
     return 1.0 / metric_scale(canonical_focal, intrinsics, net_hw)
 
 

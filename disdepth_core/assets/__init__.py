@@ -45,7 +45,7 @@ def packaged_model_paths() -> Dict[str, Optional[Path]]:
 
 def default_model_path() -> Path:
     """
-    The packaged default ONNX model.
+    Return the path of the packaged default ONNX model.
 
     :raises FileNotFoundError: when the package ships no model (a broken install)
     """
