@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Camera geometry: intrinsics validation and scaling, camera-aware metric scale, back-projection."""
+"""Camera geometry: intrinsics, their scaling, camera-aware metric scale, back-projection."""
 
 import math
 
