@@ -272,7 +272,7 @@ def _scale_rows(values: np.ndarray, ncols: int, sx: float, sy: float) -> List[fl
 
 def scaled_camera_info_fields(msg: Any, width: int, height: int) -> Dict[str, Any]:
     """
-    CameraInfo fields describing the same camera at ``width`` x ``height`` pixels.
+    Fields of a CameraInfo describing the same camera at ``width`` x ``height`` pixels.
 
     K and P are scaled with the pixel-centre convention (``f * s``, ``(c + 0.5) * s - 0.5``),
     D, R and the distortion model are kept, binning is reset (the published image is the
@@ -323,7 +323,7 @@ def scaled_camera_info_fields(msg: Any, width: int, height: int) -> Dict[str, An
 
 def intrinsics_to_camera_info_fields(intrinsics: CameraIntrinsics) -> Dict[str, Any]:
     """
-    CameraInfo fields for an ideal pinhole camera (no distortion, P = [K | 0]).
+    Fields of a CameraInfo for an ideal pinhole camera (no distortion, P = [K | 0]).
 
     Used when the node runs on fallback intrinsics instead of a received CameraInfo.
 
