@@ -77,11 +77,12 @@ class FeatureKDLoss(nn.Module):
 
     def level_loss(self, s: torch.Tensor, t: torch.Tensor,
                    mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """Loss of one level (aligned student ``s``, detached teacher ``t``, mask B x 1 x H x W)."""
+        """Loss of one level: aligned student ``s``, detached teacher ``t``, mask B x 1 x H x W."""
         raise NotImplementedError
 
     def forward(self, student_feats: Sequence[torch.Tensor],
-                teacher_feats: Sequence[torch.Tensor], valid_mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+                teacher_feats: Sequence[torch.Tensor],
+                valid_mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """
         Compute the loss over all levels.
 
