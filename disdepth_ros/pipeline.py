@@ -1,0 +1,181 @@
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The per-frame step shared by the node and ``disdepth bag``: image + intrinsics -> output fields.
+
+Pure numpy (+ OpenCV for compressed images), duck-typed messages, no rclpy: the live node and the
+offline bag tool call the same functions, so a bag processed offline carries exactly what the
+node would have published for the same frames.
+
+1. :func:`decode_image` turns a ``sensor_msgs/Image`` (or ``CompressedImage``) into RGB uint8;
+2. :func:`intrinsics_for` picks the intrinsics (a CameraInfo, rescaled to the image when its size
+   differs, or fallback intrinsics);
+3. :func:`estimate` runs the estimator;
+4. :func:`depth_fields`, :func:`confidence_fields`, :func:`camera_info_fields` and
+   :func:`points_fields` give the field dicts of the output messages (see
+   :mod:`disdepth_ros.conversions`); the caller adds the input header.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import cv2
+import numpy as np
+
+from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.geometry import depth_to_points
+from disdepth_core.inference.base import DepthEstimator
+from disdepth_ros import conversions
+from disdepth_ros.conversions import ConversionError
+
+
+@dataclass
+class FrameDepth:
+    """
+    The estimate for one frame, with what the output messages need.
+
+    :param rgb: H x W x 3 uint8 input image, RGB order
+    :param intrinsics: intrinsics of ``rgb``
+    :param depth: H x W float32 metres, NaN invalid
+    :param confidence: H x W float32 in [0, 1]
+    :param timings_ms: stage timings reported by the estimator
+    """
+
+    rgb: np.ndarray
+    intrinsics: CameraIntrinsics
+    depth: np.ndarray
+    confidence: np.ndarray
+    timings_ms: Dict[str, float]
+
+
+def is_compressed(msg: Any) -> bool:
+    """Whether ``msg`` looks like a ``sensor_msgs/CompressedImage`` (``format`` + ``data``)."""
+    return hasattr(msg, 'format') and not hasattr(msg, 'encoding')
+
+
+def decode_image(msg: Any) -> np.ndarray:
+    """
+    Decode an Image or CompressedImage message into H x W x 3 uint8 RGB.
+
+    :param msg: an Image-like (see :func:`conversions.image_to_rgb`) or CompressedImage-like
+        object (``format``, ``data`` holding a JPEG or PNG file)
+    :return: H x W x 3 uint8, RGB order
+    :raises ConversionError: for an unsupported encoding or undecodable data
+    """
+    if not is_compressed(msg):
+        return conversions.image_to_rgb(msg)
+    fmt = str(msg.format)
+    if 'compresseddepth' in fmt.lower().replace(' ', ''):
+        raise ConversionError(f'compressed image format {fmt!r} is a compressed depth image, not '
+                              'a colour image')
+    data = msg.data
+    if isinstance(data, (np.ndarray, list, tuple)):
+        buf = np.asarray(data, dtype=np.uint8).reshape(-1)
+    else:
+        buf = np.frombuffer(memoryview(data).cast('B'), np.uint8)
+    if buf.size == 0:
+        raise ConversionError(f'compressed image ({fmt!r}) has no data')
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ConversionError(f'compressed image ({fmt!r}, {buf.size} bytes) could not be '
+                              'decoded as JPEG or PNG')
+    return np.ascontiguousarray(decoded[..., ::-1])
+
+
+def intrinsics_for(width: int, height: int, info: Any = None,
+                   fallback: Optional[CameraIntrinsics] = None) -> CameraIntrinsics:
+    """
+    Intrinsics of a ``width`` x ``height`` image.
+
+    A CameraInfo for another resolution of the same camera is rescaled (pixel-centre convention);
+    without one, ``fallback`` (rescaled the same way) is used.
+
+    :param width: image width
+    :param height: image height
+    :param info: a CameraInfo-like object, or None
+    :param fallback: intrinsics to use when ``info`` is None
+    :return: validated intrinsics for ``width`` x ``height``
+    :raises ConversionError: for an unusable CameraInfo, or when there is neither
+    """
+    if info is not None:
+        k = conversions.camera_info_to_intrinsics(info)
+    elif fallback is not None:
+        k = fallback
+    else:
+        raise ConversionError('no camera intrinsics: no CameraInfo and no fallback intrinsics')
+    if (k.width, k.height) != (width, height):
+        k = k.scaled(width, height)
+    return k.validate()
+
+
+def estimate(estimator: DepthEstimator, rgb: np.ndarray,
+             intrinsics: CameraIntrinsics) -> FrameDepth:
+    """
+    Run the estimator on one image.
+
+    :param estimator: any :class:`DepthEstimator`
+    :param rgb: H x W x 3 uint8 RGB
+    :param intrinsics: intrinsics of ``rgb``
+    :return: the frame's depth and confidence
+    :raises ValueError: for an unusable image or intrinsics (from the estimator)
+    """
+    result = estimator.predict(rgb, intrinsics)
+    h, w = rgb.shape[:2]
+    if result.depth.shape != (h, w) or result.confidence.shape != (h, w):
+        raise ValueError(f'estimator returned depth {result.depth.shape} and confidence '
+                         f'{result.confidence.shape} for a {w}x{h} image')
+    return FrameDepth(rgb=rgb, intrinsics=intrinsics,
+                      depth=np.asarray(result.depth, dtype=np.float32),
+                      confidence=np.asarray(result.confidence, dtype=np.float32),
+                      timings_ms=dict(result.timings_ms))
+
+
+def depth_fields(frame: FrameDepth, encoding: str = '32FC1') -> Dict[str, Any]:
+    """Image fields of the depth output (``32FC1`` metres NaN invalid, or ``16UC1`` mm)."""
+    return conversions.depth_to_image_fields(frame.depth, encoding)
+
+
+def confidence_fields(frame: FrameDepth) -> Dict[str, Any]:
+    """Image fields of the confidence output (``32FC1``, 0..1, 0 where depth is invalid)."""
+    return conversions.numpy_to_image_fields(frame.confidence, '32FC1')
+
+
+def camera_info_fields(frame: FrameDepth, info: Any = None) -> Dict[str, Any]:
+    """
+    Camera info fields of the depth image (same size as the input image).
+
+    :param frame: the frame
+    :param info: the CameraInfo the intrinsics came from (its distortion, R, P are kept), or
+        None when fallback intrinsics were used (an ideal pinhole is described)
+    :return: see :func:`conversions.scaled_camera_info_fields`
+    """
+    if info is None:
+        return conversions.intrinsics_to_camera_info_fields(frame.intrinsics)
+    return conversions.scaled_camera_info_fields(info, frame.intrinsics.width,
+                                                 frame.intrinsics.height)
+
+
+def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True) -> Dict[str, Any]:
+    """
+    PointCloud2 fields: the organised cloud of the depth, coloured by the input image.
+
+    :param frame: the frame
+    :param stride: keep every ``stride``-th row and column
+    :param colour: add the ``rgb`` field
+    :return: see :func:`conversions.pointcloud2_fields`
+    """
+    xyz = depth_to_points(frame.depth, frame.intrinsics, stride)
+    rgb = frame.rgb[::stride, ::stride] if colour else None
+    return conversions.pointcloud2_fields(xyz, rgb)
