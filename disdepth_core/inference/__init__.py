@@ -22,4 +22,155 @@ input resolution, NaN where invalid) and confidence (0..1).  The node, ``disdept
 
 This package imports neither torch nor onnx at module load: robots run it with numpy +
 onnxruntime only; engines import their framework when constructed.
+
+Engines (:data:`ENGINES`, name -> factory):
+
+* ``onnxruntime``: ``.onnx`` files; providers TensorRT -> CUDA -> CPU (see
+  :mod:`disdepth_core.inference.onnx_engine`).
+* ``torch``: checkpoints (``<stem>.safetensors`` + ``<stem>.json``), eager or ``torch.compile``
+  (see :mod:`disdepth_core.inference.torch_engine`).
+
+``engine='auto'`` picks by file type (:data:`AUTO_ENGINE_BY_SUFFIX`).
 """
+
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Union
+
+from disdepth_core.inference.base import DepthEstimator
+from disdepth_core.inference.base import DepthResult
+from disdepth_core.inference.base import EngineInfo
+from disdepth_core.inference.base import EngineUnavailableError
+from disdepth_core.inference.base import ModelLoadError
+
+__all__ = ['AUTO_ENGINE_BY_SUFFIX', 'DepthEstimator', 'DepthResult', 'ENGINES', 'EngineInfo',
+           'EngineUnavailableError', 'ModelLoadError', 'create_estimator', 'model_kind',
+           'register_engine', 'resolve_model_path']
+
+EngineFactory = Callable[..., DepthEstimator]
+
+# Model file kinds, by suffix.
+ONNX_SUFFIXES = ('.onnx',)
+CHECKPOINT_SUFFIXES = ('.safetensors', '.json')
+
+# engine='auto': the engine for each model kind.
+AUTO_ENGINE_BY_SUFFIX: Dict[str, str] = {'onnx': 'onnxruntime', 'checkpoint': 'torch'}
+
+# Which model kinds each engine can run (filled by register_engine).
+_ENGINE_KINDS: Dict[str, tuple] = {}
+
+
+def _onnxruntime_factory(path: Path, device: str = 'auto', **options: Any) -> DepthEstimator:
+    from disdepth_core.inference.onnx_engine import OnnxEstimator
+    return OnnxEstimator(path, device=device, **options)
+
+
+def _torch_factory(path: Path, device: str = 'auto', **options: Any) -> DepthEstimator:
+    from disdepth_core.inference.torch_engine import TorchEstimator
+    return TorchEstimator.from_checkpoint(path, device=device, **options)
+
+
+ENGINES: Dict[str, EngineFactory] = {}
+
+
+def register_engine(name: str, factory: EngineFactory, kinds: tuple = ('onnx',)) -> None:
+    """
+    Register an engine.
+
+    :param name: registry name (what ``--engine`` takes)
+    :param factory: ``factory(path: Path, device: str, **options) -> DepthEstimator``
+    :param kinds: model kinds it runs: ``'onnx'`` and/or ``'checkpoint'``
+    """
+    ENGINES[name] = factory
+    _ENGINE_KINDS[name] = tuple(kinds)
+
+
+register_engine('onnxruntime', _onnxruntime_factory, kinds=('onnx',))
+register_engine('torch', _torch_factory, kinds=('checkpoint',))
+
+
+def model_kind(path: Union[str, Path]) -> str:
+    """
+    Kind of a model file from its suffix: ``'onnx'`` or ``'checkpoint'``.
+
+    :param path: model file
+    :return: the kind
+    :raises ModelLoadError: for an unknown suffix
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in ONNX_SUFFIXES:
+        return 'onnx'
+    if suffix in CHECKPOINT_SUFFIXES:
+        return 'checkpoint'
+    raise ModelLoadError(f'{path}: unknown model file type {suffix!r}: expected an ONNX file '
+                         '(.onnx) or a torch checkpoint (.safetensors with its .json sidecar)')
+
+
+def resolve_model_path(model: Optional[Union[str, Path]], engine: str = 'auto') -> Path:
+    """
+    Turn the ``model`` argument into an existing file.
+
+    ``None`` or ``''`` means the packaged default model: its ONNX file, or its checkpoint when
+    ``engine`` only runs checkpoints (``torch``).
+
+    :param model: a path, or None / '' for the packaged default
+    :param engine: the requested engine name (or 'auto')
+    :return: the model path
+    :raises ModelLoadError: when the file does not exist
+    """
+    if model is None or str(model) == '':
+        from disdepth_core.assets import default_model_path
+        from disdepth_core.assets import packaged_model_paths
+        if engine != 'auto' and 'onnx' not in _ENGINE_KINDS.get(engine, ('onnx',)):
+            path = packaged_model_paths()['safetensors']
+            if path is None:
+                raise ModelLoadError('the packaged default checkpoint disdepth_core/assets/'
+                                     '*.safetensors is missing: reinstall disdepth_ros or pass '
+                                     'a model path')
+            return path
+        try:
+            return default_model_path()
+        except FileNotFoundError as exc:
+            raise ModelLoadError(str(exc)) from None
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f'model file {path} does not exist')
+    if path.is_dir():
+        raise ModelLoadError(f'model path {path} is a directory, expected an .onnx file or a '
+                             '.safetensors/.json checkpoint')
+    return path
+
+
+def create_estimator(model: Optional[Union[str, Path]] = None, engine: str = 'auto',
+                     device: str = 'auto', **options: Any) -> DepthEstimator:
+    """
+    Build a depth estimator for a model file.
+
+    :param model: ``.onnx`` file, checkpoint (``.safetensors`` or its ``.json``), or None / ''
+        for the packaged default model
+    :param engine: a name in :data:`ENGINES`, or ``'auto'`` (ONNX Runtime for ONNX files, torch
+        for checkpoints)
+    :param device: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'`` (``'tensorrt'`` for
+        onnxruntime); ``'auto'`` uses the fastest device that really works and falls back to the
+        CPU, an explicit device that cannot run raises :class:`EngineUnavailableError`
+    :param options: engine options, e.g. ``input_size=(h, w)`` (dynamic models),
+        ``intra_op_threads``, ``fp16``, ``cache_dir`` (onnxruntime), ``compile``,
+        ``precision`` (torch)
+    :return: the estimator
+    :raises ModelLoadError: missing, corrupt or non-DisDepth model files
+    :raises EngineUnavailableError: the engine or device cannot run here
+    :raises ValueError: unknown engine name
+    """
+    if engine != 'auto' and engine not in ENGINES:
+        raise ValueError(f'unknown inference engine {engine!r}; choose one of '
+                         f'{", ".join(["auto"] + sorted(ENGINES))}')
+    path = resolve_model_path(model, engine)
+    kind = model_kind(path)
+    name = AUTO_ENGINE_BY_SUFFIX[kind] if engine == 'auto' else engine
+    if kind not in _ENGINE_KINDS[name]:
+        if kind == 'checkpoint':
+            raise ModelLoadError(f'{path} is a torch checkpoint; the {name!r} engine runs ONNX '
+                                 f'files: export it first with `disdepth export {path} '
+                                 f'{path.with_suffix(".onnx")}`, or use --engine torch')
+        raise ModelLoadError(f'{path} is an ONNX file; the {name!r} engine runs torch '
+                             'checkpoints (.safetensors + .json): use --engine onnxruntime')
+    return ENGINES[name](path, device=device, **options)

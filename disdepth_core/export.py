@@ -1,0 +1,301 @@
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``disdepth export``: a DisDepth torch model to a self-describing ONNX file.
+
+The graph has one input ``image`` (float32 N x 3 x H x W, RGB in [0, 1]; ImageNet mean/std is
+folded into the graph) and the outputs ``depth`` (N x 1 x h x w, canonical-camera metres) and
+``confidence`` (N x 1 x h x w, 0..1).  The :class:`~disdepth_core.modelspec.ModelSpec` JSON is
+stored in the metadata key ``disdepth.spec`` (plus readable keys: backbone, resolution, canonical
+focal length, depth range, preprocessing), so an ONNX file is all the node needs.
+
+The legacy TorchScript-based exporter is used (``dynamo=False``): the dynamo exporter needs
+``onnxscript``.  Every export passes ``onnx.checker`` and, unless disabled, a parity check that
+runs the file with ONNX Runtime (through the ``onnxruntime`` engine's own loader) against torch.
+The file is written atomically (temporary file + rename).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+from pathlib import Path
+import sys
+import tempfile
+import time
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from disdepth_core.inference.onnx_engine import PRECISION_METADATA_KEY
+from disdepth_core.inference.torch_engine import split_outputs
+from disdepth_core.modelspec import ModelSpec
+from disdepth_core.modelspec import ONNX_METADATA_KEY
+from disdepth_core.transforms import Preprocessing
+
+DEFAULT_OPSET = 17
+# Parity bound: |onnx - torch| <= PARITY_ATOL + PARITY_RTOL * max|torch| per output.
+PARITY_ATOL = 1e-4
+PARITY_RTOL = 1e-4
+
+
+class ExportError(RuntimeError):
+    """The export failed (the message says where: tracing, checker or parity)."""
+
+
+class OnnxExportWrapper(nn.Module):
+    """
+    Expose a DisDepth model as ``image -> (depth, confidence)`` for tracing.
+
+    :param model: a module returning ``DepthOutput`` (or a dict / tuple / tensor, see
+        :func:`~disdepth_core.inference.torch_engine.split_outputs`)
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Return ``(depth,)`` or ``(depth, confidence)``."""
+        depth, confidence = split_outputs(self.model(image))
+        return (depth,) if confidence is None else (depth, confidence)
+
+
+def readable_metadata(spec: ModelSpec, export_hw: Tuple[int, int],
+                      precision: str = 'fp32') -> Dict[str, str]:
+    """
+    Metadata entries stored next to the spec JSON, for people and tools like Netron.
+
+    :param spec: the model spec
+    :param export_hw: graph input (height, width), or the training size for dynamic graphs
+    :param precision: 'fp32' or 'int8'
+    :return: key -> string value
+    """
+    return {
+        ONNX_METADATA_KEY: spec.to_json(),
+        'disdepth.name': spec.name,
+        'disdepth.architecture': spec.architecture,
+        'disdepth.backbone': spec.backbone,
+        'disdepth.resolution': f'{spec.input_height}x{spec.input_width} (training, HxW)',
+        'disdepth.export_resolution': ('dynamic (multiples of 32)' if spec.dynamic
+                                       else f'{export_hw[0]}x{export_hw[1]}'),
+        'disdepth.canonical_focal': f'{spec.canonical_focal:g} px (network-input pixels)',
+        'disdepth.depth_range': f'{spec.min_depth:g}..{spec.max_depth:g} m',
+        'disdepth.preprocessing': (
+            f'input "image": {spec.input_format}; ImageNet normalisation mean={list(spec.mean)} '
+            f'std={list(spec.std)} is inside the graph; metric depth = depth * '
+            'f_net / canonical_focal (disdepth_core.geometry.metric_scale)'),
+        'disdepth.outputs': ', '.join(spec.outputs),
+        PRECISION_METADATA_KEY: precision,
+    }
+
+
+def set_metadata(model_proto: Any, entries: Dict[str, str]) -> None:
+    """Replace (or add) ``metadata_props`` entries of an ONNX ModelProto."""
+    keep = [p for p in model_proto.metadata_props if p.key not in entries]
+    del model_proto.metadata_props[:]
+    for prop in keep:
+        model_proto.metadata_props.add(key=prop.key, value=prop.value)
+    for key, value in entries.items():
+        model_proto.metadata_props.add(key=key, value=value)
+
+
+def _temp_path(path: Path, tag: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.{tag}')
+    os.close(fd)
+    return Path(name)
+
+
+def _random_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, height, width, generator=gen)
+
+
+def parity(model: nn.Module, onnx_path: Union[str, Path],
+           sizes: Sequence[Tuple[int, int]]) -> Dict[str, float]:
+    """
+    Largest |ONNX Runtime - torch| per output over random images of the given sizes.
+
+    The file is opened with the ``onnxruntime`` engine on the CPU, so this also proves that the
+    engine accepts it.
+
+    :param model: the torch model (eval mode)
+    :param onnx_path: the exported file
+    :param sizes: (height, width) inputs to compare
+    :return: ``{'depth': err, 'confidence': err, 'depth_scale': max|torch depth|}``
+    """
+    from disdepth_core.inference.onnx_engine import OnnxEstimator
+    wrapper = OnnxExportWrapper(model).eval()
+    errors: Dict[str, float] = {}
+    for i, (h, w) in enumerate(sizes):
+        engine = OnnxEstimator(onnx_path, device='cpu', input_size=(h, w))
+        image = _random_image(h, w, seed=i)
+        with torch.no_grad():
+            ref = [t.float().numpy() for t in wrapper(image)]
+        got = engine.forward(image.numpy())
+        for name, expected in zip(('depth', 'confidence'), ref):
+            err = float(np.max(np.abs(got[name].astype(np.float64) - expected)))
+            errors[name] = max(errors.get(name, 0.0), err)
+            if name == 'depth':
+                scale = float(np.max(np.abs(expected)))
+                errors['depth_scale'] = max(errors.get('depth_scale', 0.0), scale)
+    return errors
+
+
+def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
+                height: Optional[int] = None, width: Optional[int] = None,
+                opset: int = DEFAULT_OPSET, dynamic: bool = False, check: bool = True
+                ) -> Dict[str, Any]:
+    """
+    Export a DisDepth model to ONNX with its spec in the metadata.
+
+    :param model: the torch model (put in eval mode here)
+    :param spec: its ModelSpec (``dynamic`` and ``outputs`` are set from the export)
+    :param path: output ``.onnx`` file (written atomically)
+    :param height: graph input height (default: the spec's training height)
+    :param width: graph input width (default: the spec's training width)
+    :param opset: ONNX opset
+    :param dynamic: make batch, height and width dynamic
+    :param check: run the ONNX Runtime vs torch parity check
+    :return: report dict: ``path``, ``input_hw``, ``dynamic``, ``opset``, ``outputs``,
+        ``size_bytes``, ``export_s``, ``checker``, ``max_abs_err`` (per output),
+        ``tolerance`` and ``parity`` ('passed' or 'skipped')
+    :raises ExportError: tracing, checker or parity failure
+    :raises ValueError: sizes that are not multiples of 32
+    """
+    import onnx
+
+    path = Path(path)
+    h = int(height or spec.input_height)
+    w = int(width or spec.input_width)
+    Preprocessing(h, w)  # validates: multiples of 32
+    if not path.parent.is_dir():
+        raise ValueError(f'output directory {path.parent} does not exist')
+    model = model.eval()
+    wrapper = OnnxExportWrapper(model).eval()
+    dummy = _random_image(h, w)
+    with torch.no_grad():
+        outputs = wrapper(dummy)
+    names = ['depth', 'confidence'][:len(outputs)]
+    spec_out = dataclasses.replace(spec, dynamic=bool(dynamic), outputs=tuple(names))
+    axes: Optional[Dict[str, Dict[int, str]]] = None
+    if dynamic:
+        axes = {n: {0: 'batch', 2: 'height' if n == 'image' else 'out_height',
+                    3: 'width' if n == 'image' else 'out_width'} for n in ['image'] + names}
+    tmp = _temp_path(path, 'onnx')
+    t0 = time.perf_counter()
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                torch.onnx.export(wrapper, (dummy,), str(tmp), dynamo=False,
+                                  opset_version=int(opset), input_names=['image'],
+                                  output_names=names, dynamic_axes=axes,
+                                  do_constant_folding=True)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ExportError(f'ONNX export (tracing) failed: {exc}') from exc
+        proto = onnx.load(str(tmp))
+        set_metadata(proto, readable_metadata(spec_out, (h, w)))
+        proto.producer_name = 'disdepth'
+        proto.doc_string = (f'DisDepth {spec.architecture} ({spec.backbone}): RGB image -> '
+                            'canonical-camera depth + confidence')
+        try:
+            onnx.checker.check_model(proto)
+        except onnx.checker.ValidationError as exc:
+            raise ExportError(f'onnx.checker rejected the exported graph: {exc}') from exc
+        onnx.save(proto, str(tmp))
+        export_s = time.perf_counter() - t0
+        report: Dict[str, Any] = {
+            'path': str(path), 'input_hw': [h, w], 'dynamic': bool(dynamic),
+            'opset': int(opset), 'outputs': names, 'export_s': round(export_s, 3),
+            'checker': 'passed', 'parity': 'skipped', 'max_abs_err': {}, 'tolerance': None}
+        if check:
+            sizes = [(h, w)] + ([(h + 32, w + 64)] if dynamic else [])
+            errors = parity(model, tmp, sizes)
+            scale = errors.pop('depth_scale')
+            tol = {'depth': PARITY_ATOL + PARITY_RTOL * scale,
+                   'confidence': PARITY_ATOL + PARITY_RTOL}
+            report['max_abs_err'] = errors
+            report['tolerance'] = {k: tol[k] for k in errors}
+            bad = {k: v for k, v in errors.items() if not v <= tol[k]}
+            if bad:
+                raise ExportError(f'ONNX Runtime and torch disagree: max abs error {bad} '
+                                  f'exceeds the bound {report["tolerance"]}')
+            report['parity'] = 'passed'
+        os.replace(tmp, path)
+        report['size_bytes'] = path.stat().st_size
+        return report
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# --------------------------------------------------------------------------- CLI
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``disdepth export`` options."""
+    parser.add_argument('checkpoint', help='torch checkpoint (<stem>.safetensors or <stem>.json)')
+    parser.add_argument('out', help='output ONNX file')
+    parser.add_argument('--height', type=int, default=None,
+                        help='graph input height (default: the training height)')
+    parser.add_argument('--width', type=int, default=None,
+                        help='graph input width (default: the training width)')
+    parser.add_argument('--dynamic', action='store_true',
+                        help='dynamic batch, height and width (multiples of 32)')
+    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset')
+    parser.add_argument('--no-check', action='store_true',
+                        help='skip the ONNX Runtime vs torch parity check')
+    parser.add_argument('--int8', action='store_true',
+                        help='write an INT8 (static, QDQ, per-channel) model for CPUs instead')
+    parser.add_argument('--calib', default=None,
+                        help='with --int8: RGB-D folder (or image folder) for calibration; '
+                             'default: synthetic frames')
+    parser.add_argument('--calib-frames', type=int, default=16,
+                        help='with --int8: number of calibration frames')
+
+
+def _print_report(report: Dict[str, Any]) -> None:
+    print(json.dumps(report, indent=2, default=str))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``disdepth export``."""
+    out = Path(args.out)
+    if out.suffix.lower() != '.onnx':
+        print(f'disdepth export: error: output {out} must end in .onnx', file=sys.stderr)
+        return 2
+    try:
+        from disdepth_core.checkpoint import load_checkpoint
+        model, spec, _ = load_checkpoint(args.checkpoint)
+        if not args.int8:
+            _print_report(export_onnx(model, spec, out, args.height, args.width, args.opset,
+                                      args.dynamic, check=not args.no_check))
+            return 0
+        from disdepth_core.inference.quantize import quantize_int8
+        with tempfile.TemporaryDirectory(prefix='disdepth-export-') as tmp:
+            fp32 = Path(tmp) / 'fp32.onnx'
+            report = export_onnx(model, spec, fp32, args.height, args.width, args.opset,
+                                 args.dynamic, check=not args.no_check)
+            report['int8'] = quantize_int8(fp32, out, calib_dir=args.calib,
+                                           n_frames=args.calib_frames)
+            report['path'] = str(out)
+        _print_report(report)
+        return 0
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        print(f'disdepth export: error: {exc}', file=sys.stderr)
+        return 1

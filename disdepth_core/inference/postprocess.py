@@ -1,0 +1,107 @@
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Steps every engine shares around the network: input checks and metric post-processing.
+
+numpy + OpenCV only (via :mod:`disdepth_core.transforms`).
+"""
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.geometry import metric_scale
+from disdepth_core.modelspec import ModelSpec
+from disdepth_core.transforms import check_rgb
+from disdepth_core.transforms import resize_depth
+
+
+def check_inputs(rgb: np.ndarray, intrinsics: CameraIntrinsics) -> Tuple[int, int]:
+    """
+    Check an image and its intrinsics before inference.
+
+    :param rgb: H x W x 3 uint8 RGB
+    :param intrinsics: intrinsics of ``rgb``
+    :return: (H, W)
+    :raises ValueError: naming the problem (bad image, bad intrinsics, size mismatch)
+    """
+    check_rgb(rgb)
+    if not isinstance(intrinsics, CameraIntrinsics):
+        raise ValueError(f'intrinsics must be a CameraIntrinsics, got {type(intrinsics).__name__}')
+    intrinsics.validate()
+    h, w = rgb.shape[:2]
+    if (intrinsics.width, intrinsics.height) != (w, h):
+        raise ValueError(f'intrinsics are for a {intrinsics.width}x{intrinsics.height} image but '
+                         f'the image is {w}x{h}; rescale them with CameraIntrinsics.scaled()')
+    return h, w
+
+
+def metric_depth(depth_net: np.ndarray, spec: ModelSpec, intrinsics: CameraIntrinsics,
+                 net_hw: Tuple[int, int], image_hw: Tuple[int, int]) -> np.ndarray:
+    """
+    Turn the network's canonical-camera depth into metric depth at the image resolution.
+
+    ``depth = resize(depth_net, image_hw) * metric_scale(spec.canonical_focal, K, net_hw)``,
+    clipped to ``[spec.min_depth, spec.max_depth]``; non-finite values become NaN.
+
+    :param depth_net: h x w network depth (any float dtype)
+    :param spec: the model spec
+    :param intrinsics: intrinsics of the original image
+    :param net_hw: (height, width) of the network input
+    :param image_hw: (height, width) of the original image
+    :return: H x W float32 metres, NaN where invalid
+    """
+    scale = np.float32(metric_scale(spec.canonical_focal, intrinsics, net_hw))
+    depth = resize_depth(np.asarray(depth_net, dtype=np.float32), image_hw)
+    depth = depth * scale
+    finite = np.isfinite(depth)
+    np.clip(depth, np.float32(spec.min_depth), np.float32(spec.max_depth), out=depth)
+    depth[~finite] = np.nan
+    return depth
+
+
+def confidence_map(conf_net: Optional[np.ndarray], depth: np.ndarray,
+                   image_hw: Tuple[int, int]) -> np.ndarray:
+    """
+    Confidence at the image resolution, in [0, 1], 0 where depth is invalid.
+
+    :param conf_net: h x w network confidence, or None when the model has none (then 1)
+    :param depth: the metric depth from :func:`metric_depth`
+    :param image_hw: (height, width) of the original image
+    :return: H x W float32
+    """
+    if conf_net is None:
+        conf = np.ones(image_hw, np.float32)
+    else:
+        conf = resize_depth(np.asarray(conf_net, dtype=np.float32), image_hw)
+        conf = np.nan_to_num(conf, nan=0.0, posinf=1.0, neginf=0.0)
+        np.clip(conf, 0.0, 1.0, out=conf)
+    conf[np.isnan(depth)] = 0.0
+    return conf
+
+
+def first_map(array: np.ndarray, name: str) -> np.ndarray:
+    """
+    Return the h x w map of the first batch item of an N x 1 x h x w (or N x h x w) output.
+
+    :raises ValueError: for an unexpected output shape
+    """
+    arr = np.asarray(array)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        return arr[0, 0]
+    if arr.ndim == 3:
+        return arr[0]
+    raise ValueError(f'model output {name!r} has shape {arr.shape}, expected N x 1 x h x w')
