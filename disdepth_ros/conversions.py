@@ -34,9 +34,9 @@ import math
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from disdepth_core.geometry import CameraIntrinsics
-
 import numpy as np
+
+from disdepth_core.geometry import CameraIntrinsics
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS: Dict[str, Tuple[np.dtype, int]] = {

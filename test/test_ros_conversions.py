@@ -29,14 +29,12 @@ import sys
 import time
 from types import SimpleNamespace
 
+import numpy as np
+import pytest
+
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import depth_to_points
-
 from disdepth_ros import conversions as cv
-
-import numpy as np
-
-import pytest
 
 rclpy_serialization = pytest.importorskip('rclpy.serialization')
 sensor_msgs = pytest.importorskip('sensor_msgs.msg')
