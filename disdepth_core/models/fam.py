@@ -22,7 +22,8 @@ teacher's performance; a *fixed* ghost decoder stabilises the cross-architecture
 [I] Our reconstruction:
 
 * :class:`FeatureAcclimation`: for each student level ``l`` pick a teacher level (by default the
-  one with the nearest stride, ties to the finer one; ``level_map`` overrides) and apply
+  one with the nearest stride, ties to the finer one; for plain ViTs whose levels all share the
+  patch stride, the levels in order; ``level_map`` overrides) and apply
   ``Conv1x1(C_T -> C_S) -> BN -> ReLU -> [bilinear resize to the student level size if the
   strides differ] -> Conv3x3(C_S -> C_S)``.  Resizing before the 3x3 conv lets it refine the
   upsampled map.  Output shapes equal the student's ``features`` at the same input size.
@@ -67,12 +68,22 @@ GHOST_MODES = ('joint', 'frozen')
 def nearest_levels(teacher_info: Sequence[FeatureInfo],
                    student_info: Sequence[FeatureInfo]) -> Tuple[int, ...]:
     """
-    For each student level, the index of the teacher level with the nearest stride (log scale).
+    Choose the default teacher level for each student level.
+
+    Hierarchical teachers (strictly increasing strides): the level with the nearest stride (log
+    scale, ties to the finer one).  Plain ViTs whose levels share one stride: levels in order,
+    evenly spread (shallow student levels take early layers, deep ones late layers).
 
     :param teacher_info: teacher levels
     :param student_info: student levels
-    :return: teacher level index per student level (ties go to the finer teacher level)
+    :return: teacher level index per student level
     """
+    t_strides = [t.stride for t in teacher_info]
+    if any(b <= a for a, b in zip(t_strides, t_strides[1:])):
+        nt, ns = len(teacher_info), len(student_info)
+        if ns == 1:
+            return (nt - 1,)
+        return tuple(round(i * (nt - 1) / (ns - 1)) for i in range(ns))
     out = []
     for s in student_info:
         dist = [abs(math.log2(t.stride / s.stride)) for t in teacher_info]

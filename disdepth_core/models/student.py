@@ -58,7 +58,8 @@ class StudentConfig:
 
     :param backbone: a key of ``backbones.BACKBONES``
     :param lgconv: ``'off'``, ``'dense'`` or ``'all'``
-    :param lgconv_reduction: LG-Conv hidden width = Cout // reduction
+    :param lgconv_reduction: LG-Conv hidden width = Cout // reduction (dense convs)
+    :param lgconv_dw_reduction: the same for depthwise / grouped convs (``lgconv='all'``)
     :param lgconv_pool: LG-Conv pooled map size
     :param lgconv_attention: ``'pixel'`` or ``'channel'``
     :param n_bins: number of adaptive bins
@@ -78,6 +79,7 @@ class StudentConfig:
     backbone: str = 'mobilenetv2'
     lgconv: str = 'dense'
     lgconv_reduction: int = 4
+    lgconv_dw_reduction: int = 16
     lgconv_pool: int = 1
     lgconv_attention: str = 'pixel'
     n_bins: int = 256
@@ -111,7 +113,7 @@ class StudentConfig:
             raise ValueError(f'StudentConfig.canonical_focal must be > 0, got '
                              f'{self.canonical_focal}')
         for name in ('n_bins', 'decoder_width', 'decoder_min_width', 'bins_hidden',
-                     'lgconv_reduction', 'lgconv_pool'):
+                     'lgconv_reduction', 'lgconv_dw_reduction', 'lgconv_pool'):
             if getattr(self, name) < 1:
                 raise ValueError(f'StudentConfig.{name} must be >= 1, got {getattr(self, name)}')
 
@@ -149,7 +151,8 @@ class DisDepthStudent(nn.Module):
                              persistent=False)
         self.backbone = create_backbone(config.backbone, config.weights)
         self.n_lgconv = apply_lgconv(self.backbone, config.lgconv, config.lgconv_reduction,
-                                     config.lgconv_pool, config.lgconv_attention)
+                                     config.lgconv_pool, config.lgconv_attention,
+                                     config.lgconv_dw_reduction)
         self.head = DepthHead(
             self.backbone.feature_info, config.decoder_width, config.decoder_min_width, 2,
             config.n_bins, config.min_depth, config.max_depth, config.bins_hidden,

@@ -84,6 +84,7 @@ class TeacherConfig:
     :param hf_path: local directory of a transformers depth model (kind 'hf')
     :param hf_layers: hidden-state indices used as features (None: four evenly spaced)
     :param hf_depth_scale: factor applied to the HF ``predicted_depth``
+    :param hf_input_size: fixed (H, W) the HF model runs at (None: nearest patch multiple)
     """
 
     kind: str = 'vit'
@@ -105,6 +106,7 @@ class TeacherConfig:
     hf_path: Optional[str] = None
     hf_layers: Optional[Tuple[int, ...]] = None
     hf_depth_scale: float = 1.0
+    hf_input_size: Optional[Tuple[int, int]] = None
 
     def __post_init__(self) -> None:
         """Validate the values, naming the offending field."""
