@@ -184,7 +184,8 @@ def format_tables(input_hw: Tuple[int, int] = DEFAULT_HW) -> str:
     for r in cost_table(input_hw):
         lines.append(f'| {r["model"]} | {r["lgconv"]} | {r["params"] / 1e6:.2f} | '
                      f'{r["flops"] / 1e9:.2f} | {r["flops"] / 2e9:.2f} |')
-    lines += ['', f'LG-Conv overhead at {h}x{w} (reduction 4 / depthwise 16, pool 1, pixel attention):', '',
+    lines += ['', f'LG-Conv overhead at {h}x{w} (reduction 4 / depthwise 16, pool 1, '
+              'pixel attention):', '',
               '| backbone | mode | convs wrapped | +params (M) | +GFLOPs | % backbone params | '
               '% backbone FLOPs | % student FLOPs |', '|---|---|---:|---:|---:|---:|---:|---:|']
     for name in BACKBONES:
