@@ -36,6 +36,7 @@ when loading ImageNet weights.
 
 from collections import OrderedDict
 from pathlib import Path
+import pickle
 import re
 from typing import Callable
 from typing import Dict
@@ -412,7 +413,7 @@ def read_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     else:
         try:
             sd = torch.load(str(path), map_location='cpu', weights_only=True)
-        except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
             raise ValueError(f'{path}: cannot read a state dict with torch.load('
                              f'weights_only=True): {exc}') from None
     for key in ('state_dict', 'model', 'model_state_dict'):

@@ -29,7 +29,8 @@ Our reconstruction (the paper gives no layer sizes or init; [I] choices, all swi
   ``l``'s size (nearest).  The first attention conv acts on the concatenation; since it is
   linear it is computed as ``W_l * l + up(W_g * g)`` (identical result, the global half runs on
   the tiny map).  ``attention='pixel'`` (default) gives a per-pixel, per-channel gate;
-  ``attention='channel'`` pools ``l`` too and predicts a per-channel gate only (cheaper).
+  ``attention='channel'`` averages ``l`` and ``g`` to 1 x 1 and predicts a per-channel gate
+  only (cheaper).
 * ``out = l + a * up(Proj_{h->Cout}(g))`` with ``Proj`` zero-initialised, so a wrapped backbone
   computes exactly what the pretrained one did at step 0 (a test proves it).
 * Which convs: ``'off'``, ``'dense'`` (3x3 convs with ``groups == 1``: the literal "standard 3x3"
@@ -103,7 +104,8 @@ class LGConv(nn.Module):
         local = self.local(x)
         g = self._pool(F.relu(self.global_conv(x)))
         if self.attention == 'channel':
-            hid = self.att_local(self._pool(local)) + self.att_global(g)
+            hid = (self.att_local(local.mean(dim=(2, 3), keepdim=True))
+                   + self.att_global(g.mean(dim=(2, 3), keepdim=True)))
         else:
             hid = self.att_local(local) + self._broadcast(self.att_global(g), local)
         gate = torch.sigmoid(self.att_out(F.relu(hid)))
