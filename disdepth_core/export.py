@@ -139,6 +139,8 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
     :param sizes: (height, width) inputs to compare
     :return: ``{'depth': err, 'confidence': err, 'depth_scale': max|torch depth|}``
     """
+    from disdepth_core.inference.onnx_engine import _ort
+    from disdepth_core.inference.onnx_engine import _ort_errors
     from disdepth_core.inference.onnx_engine import OnnxEstimator
     wrapper = OnnxExportWrapper(model).eval()
     errors: Dict[str, float] = {}
@@ -147,7 +149,13 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
         image = _random_image(h, w, seed=i)
         with torch.no_grad():
             ref = [t.float().numpy() for t in wrapper(image)]
-        got = engine.forward(image.numpy())
+        try:
+            got = engine.forward(image.numpy())
+        except _ort_errors(_ort()) as exc:
+            hint = (' (not the traced size: some size handling in the model is not traceable, '
+                    'export without --dynamic)' if i else '')
+            raise ExportError(f'ONNX Runtime cannot run the exported graph at {h}x{w}{hint}: '
+                              f'{str(exc).strip()[:300]}') from None
         for name, expected in zip(('depth', 'confidence'), ref):
             err = float(np.max(np.abs(got[name].astype(np.float64) - expected)))
             errors[name] = max(errors.get(name, 0.0), err)
