@@ -1,0 +1,489 @@
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The ``disdepth`` node: metric depth, camera info, organised point cloud and diagnostics.
+
+Subscribes ``image`` and ``camera_info`` (sensor-data QoS), matches them by stamp, and hands the
+newest frame to an inference worker thread (latest-frame policy: older unprocessed frames are
+dropped and counted).  The worker runs the estimator and publishes ``depth``,
+``depth/camera_info``, ``points``, ``depth/confidence`` and ``depth/colorized``, each only when it
+has subscribers (no subscriber on any output: no inference at all), with the input image's
+header.  ``/diagnostics`` reports the engine, timings, rates and every dropped frame.
+
+The per-frame work is the shared pipeline (:mod:`disdepth_ros.pipeline`, also used by
+``disdepth bag``); this module is only ROS wiring.  Parameters: :mod:`disdepth_ros.node_config`;
+QoS and the Fast DDS profile: :mod:`disdepth_ros.qos`.
+
+Engines: the ``engine`` parameter takes the names of ``disdepth_core.inference`` (``auto``,
+``onnxruntime``, ``torch``).  More engines can be plugged in without code changes through the
+environment variable ``DISDEPTH_EXTRA_ENGINES=name=module:function[,...]``; ``function(model,
+device=..., **options)`` must return a ``DepthEstimator``.  The tests use it to run the node
+process with a deterministic fake engine.
+"""
+
+import dataclasses
+import importlib
+import os
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import Image
+from sensor_msgs.msg import PointCloud2
+from sensor_msgs.msg import PointField
+
+from disdepth_core.colorize import colorize_depth
+from disdepth_core.inference.base import DepthEstimator
+from disdepth_ros import pipeline
+from disdepth_ros.conversions import ConversionError
+from disdepth_ros.conversions import numpy_to_image_fields
+from disdepth_ros.diagnostics import NodeStats
+from disdepth_ros.node_config import ConfigError
+from disdepth_ros.node_config import gate_depth
+from disdepth_ros.node_config import MODEL_PARAMETERS
+from disdepth_ros.node_config import NodeConfig
+from disdepth_ros.node_config import PARAMETER_NAMES
+from disdepth_ros.node_config import PARAMETERS
+from disdepth_ros.qos import apply_fastdds_profile
+from disdepth_ros.qos import to_qos_profile
+from disdepth_ros.sync import Frame
+from disdepth_ros.sync import LatestFrameSlot
+from disdepth_ros.sync import MatchResult
+from disdepth_ros.sync import stamp_to_ns
+from disdepth_ros.sync import StampMatcher
+
+NODE_NAME = 'disdepth'
+EXTRA_ENGINES_ENV = 'DISDEPTH_EXTRA_ENGINES'
+
+# output key -> (message type, topic name relative to the node namespace)
+OUTPUTS: Dict[str, Tuple[type, str]] = {
+    'depth': (Image, 'depth'),
+    'depth_camera_info': (CameraInfo, 'depth/camera_info'),
+    'points': (PointCloud2, 'points'),
+    'confidence': (Image, 'depth/confidence'),
+    'colorized': (Image, 'depth/colorized'),
+}
+INPUTS: Dict[str, Tuple[type, str]] = {
+    'image': (Image, 'image'),
+    'camera_info': (CameraInfo, 'camera_info'),
+}
+DIAGNOSTICS_TOPIC = '/diagnostics'
+
+# Failures of one frame inside the estimator: the frame is dropped and counted, the node goes on.
+FRAME_ERRORS = (ValueError, RuntimeError, TypeError, IndexError, ArithmeticError, cv2.error)
+# Failures of loading a model.
+LOAD_ERRORS = (RuntimeError, OSError, ValueError, ImportError)
+
+EstimatorFactory = Callable[[NodeConfig], DepthEstimator]
+
+
+class NodeStartupError(RuntimeError):
+    """The node cannot start (invalid parameters, unusable model); the message says why."""
+
+
+def extra_engines(env: Optional[Mapping[str, str]] = None) -> Dict[str, Tuple[str, str]]:
+    """
+    Parse ``DISDEPTH_EXTRA_ENGINES`` (``name=module:function`` entries, comma separated).
+
+    :param env: environment (default ``os.environ``)
+    :return: engine name -> (module, function)
+    :raises ValueError: for a malformed entry
+    """
+    env = os.environ if env is None else env
+    out = {}
+    for item in (s.strip() for s in env.get(EXTRA_ENGINES_ENV, '').split(',')):
+        if not item:
+            continue
+        name, _, target = item.partition('=')
+        module, _, function = target.partition(':')
+        if not (name and module and function):
+            raise ValueError(f'{EXTRA_ENGINES_ENV}: expected name=module:function, got {item!r}')
+        out[name.strip()] = (module.strip(), function.strip())
+    return out
+
+
+def create_estimator_for(config: NodeConfig) -> DepthEstimator:
+    """
+    Build the estimator the parameters ask for.
+
+    :param config: node configuration (model, engine, device, input size)
+    :return: the estimator
+    :raises ModelLoadError: (and the other :data:`LOAD_ERRORS`) when it cannot be built
+    """
+    options = config.estimator_options()
+    extras = extra_engines()
+    if config.engine in extras:
+        module, function = extras[config.engine]
+        factory = getattr(importlib.import_module(module), function, None)
+        if factory is None:
+            raise ValueError(f'{EXTRA_ENGINES_ENV}: {module} has no {function}')
+        return factory(config.model or None, device=config.device, **options)
+    from disdepth_core.inference import create_estimator
+    return create_estimator(config.model or None, engine=config.engine, device=config.device,
+                            **options)
+
+
+def colorized(depth: Any, config: NodeConfig) -> Any:
+    """
+    Colourise depth as the ``depth/colorized`` output does (fixed metric range, bgr8).
+
+    :param depth: H x W float32 metres, NaN invalid
+    :param config: colormap, range and legend settings
+    :return: H x W x 3 uint8 BGR
+    """
+    return colorize_depth(depth, config.colorized_min_depth, config.colorized_max_depth,
+                          legend=config.colorized_legend,
+                          colormap=getattr(cv2, 'COLORMAP_' + config.colormap.upper()))
+
+
+def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
+    for key, value in fields.items():
+        if key == 'roi':
+            for roi_key, roi_value in value.items():
+                setattr(msg.roi, roi_key, roi_value)
+        elif key == 'fields':
+            msg.fields = [PointField(name=n, offset=o, datatype=d, count=c)
+                          for n, o, d, c in value]
+        else:
+            setattr(msg, key, value)
+    return msg
+
+
+class DepthNode(Node):
+    """
+    Metric monocular depth node (see the module docstring and docs/node.md).
+
+    :param estimator_factory: builds the estimator from the configuration (tests inject fakes)
+    :param kwargs: passed to ``rclpy.node.Node`` (context, namespace, parameter_overrides, ...)
+    :raises NodeStartupError: for invalid parameters or a model that cannot be loaded
+    """
+
+    def __init__(self, estimator_factory: EstimatorFactory = create_estimator_for,
+                 **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
+                description=spec.description, read_only=not spec.live,
+                dynamic_typing=isinstance(spec.default, float)))
+        try:
+            config = NodeConfig.from_values(self._parameter_values())
+        except ConfigError as exc:
+            raise NodeStartupError(str(exc)) from None
+        self._factory = estimator_factory
+        self._lock = threading.Lock()
+        self._config = config
+        self._estimator = self._load(config)
+        self._stats = NodeStats()
+        self._matcher = StampMatcher(int(config.sync_tolerance * 1e9), config.sync_queue_size)
+        self._slot = LatestFrameSlot()
+        self._last_info_time: Optional[float] = None
+        self._fallback_active = False
+
+        self._publishers_by_key = {
+            key: self.create_publisher(msg_type, topic, to_qos_profile(config.qos[key]))
+            for key, (msg_type, topic) in OUTPUTS.items()}
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        inputs = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, INPUTS['image'][1], self._on_image,
+                                 to_qos_profile(config.qos['image']), callback_group=inputs)
+        self.create_subscription(CameraInfo, INPUTS['camera_info'][1], self._on_camera_info,
+                                 to_qos_profile(config.qos['camera_info']),
+                                 callback_group=inputs)
+        self.create_timer(config.diagnostics_period, self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._worker = threading.Thread(target=self._work, name='disdepth-inference',
+                                        daemon=True)
+        self._worker.start()
+        info = self._estimator.info
+        self.get_logger().info(
+            f'serving {info.model_path} ({info.engine}, {info.provider}, {info.precision}); '
+            f'subscribed to {self.resolve_topic_name("image")} and '
+            f'{self.resolve_topic_name("camera_info")}')
+
+    # ----------------------------------------------------------------- configuration
+
+    def _parameter_values(self) -> Dict[str, Any]:
+        return {name: self.get_parameter(name).value for name in PARAMETER_NAMES}
+
+    def _load(self, config: NodeConfig) -> DepthEstimator:
+        model = config.model or 'the packaged default model'
+        try:
+            estimator = self._factory(config)
+        except LOAD_ERRORS as exc:
+            raise NodeStartupError(f'cannot load {model} with engine {config.engine!r} on '
+                                   f'device {config.device!r}: {exc}') from None
+        return estimator
+
+    @property
+    def config(self) -> NodeConfig:
+        """The configuration in effect."""
+        with self._lock:
+            return self._config
+
+    @property
+    def estimator(self) -> DepthEstimator:
+        """The estimator in use."""
+        with self._lock:
+            return self._estimator
+
+    @property
+    def stats(self) -> NodeStats:
+        """Run-time statistics (what /diagnostics reports)."""
+        return self._stats
+
+    def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
+        values = self._parameter_values()
+        for param in params:
+            if param.name in values:
+                values[param.name] = param.value
+        try:
+            new = NodeConfig.from_values(values)
+        except ConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        old = self.config
+        if any(getattr(new, name) != getattr(old, name) for name in MODEL_PARAMETERS):
+            try:
+                estimator = self._load(new)
+            except NodeStartupError as exc:
+                message = f'model reload failed, still serving {self.estimator.info.model_path}: '\
+                          f'{exc}'
+                self._stats.error(message)
+                self.get_logger().error(message)
+                return SetParametersResult(successful=False, reason=message)
+            with self._lock:
+                self._estimator = estimator
+            self.get_logger().info(f'now serving {estimator.info.model_path} '
+                                   f'({estimator.info.engine}, {estimator.info.provider})')
+        with self._lock:
+            self._config = new
+        self._matcher.reconfigure(int(new.sync_tolerance * 1e9), new.sync_queue_size)
+        return SetParametersResult(successful=True)
+
+    # ----------------------------------------------------------------- input side
+
+    def _wanted_outputs(self) -> List[str]:
+        return [key for key, pub in self._publishers_by_key.items()
+                if pub.get_subscription_count() > 0]
+
+    def _offer(self, frame: Frame) -> None:
+        if self._slot.put(frame):
+            self._stats.drop('superseded')
+
+    def _take_matches(self, result: MatchResult) -> None:
+        if result.dropped:
+            self._stats.drop('no_camera_info', result.dropped)
+        for (image, received), info in result.matched:
+            self._offer(Frame(image, info, received))
+
+    def _on_image(self, msg: Image) -> None:
+        now = time.monotonic()
+        self._stats.frame_in()
+        if not self._wanted_outputs():
+            self._stats.drop('no_subscribers')
+            return
+        config = self.config
+        info_fresh = (self._last_info_time is not None
+                      and now - self._last_info_time <= config.camera_info_timeout)
+        if config.has_fallback and not info_fresh:
+            if not self._fallback_active:
+                self._fallback_active = True
+                self._stats.note('intrinsics', 'fallback parameters')
+                self.get_logger().warning(
+                    f'no camera_info on {self.resolve_topic_name("camera_info")} for '
+                    f'{config.camera_info_timeout:g} s: using the fallback intrinsics from the '
+                    'parameters until it arrives')
+            stale = self._matcher.take_pending()
+            if stale:
+                self._stats.drop('no_camera_info', len(stale))
+            self._offer(Frame(msg, None, now))
+            return
+        self._take_matches(self._matcher.add_image((msg, now), stamp_to_ns(msg.header.stamp)))
+        if not info_fresh:
+            self.get_logger().warning(
+                f'waiting for camera_info on {self.resolve_topic_name("camera_info")} (none '
+                f'for {config.camera_info_timeout:g} s); images are dropped. Set '
+                'fallback_hfov_deg or fallback_fx to run without camera_info',
+                throttle_duration_sec=5.0)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._last_info_time = time.monotonic()
+        if self._fallback_active:
+            self._fallback_active = False
+            self._stats.note('intrinsics', 'camera_info')
+            self.get_logger().info('camera_info arrived: using it instead of the fallback '
+                                   'intrinsics')
+        self._take_matches(self._matcher.add_info(msg, stamp_to_ns(msg.header.stamp)))
+
+    # ----------------------------------------------------------------- worker
+
+    def _work(self) -> None:
+        while True:
+            frame = self._slot.take(timeout=0.5)
+            if frame is None:
+                if self._slot.closed:
+                    return
+                continue
+            self._process(frame)
+
+    def _intrinsics(self, frame: Frame, width: int, height: int,
+                    config: NodeConfig) -> Tuple[Any, Optional[Any]]:
+        """Return (intrinsics, camera_info used or None), or raise ConversionError."""
+        fallback = config.fallback_intrinsics(width, height)
+        if frame.info is None:
+            return pipeline.intrinsics_for(width, height, None, fallback), None
+        try:
+            return pipeline.intrinsics_for(width, height, frame.info), frame.info
+        except ConversionError as exc:
+            if fallback is None:
+                raise
+            self.get_logger().warning(f'unusable camera_info ({exc}); using the fallback '
+                                      'intrinsics', throttle_duration_sec=5.0)
+            return fallback, None
+
+    def _process(self, frame: Frame) -> None:
+        with self._lock:
+            config, estimator = self._config, self._estimator
+        wanted = self._wanted_outputs()
+        if not wanted:
+            self._stats.drop('no_subscribers')
+            return
+        try:
+            rgb = pipeline.decode_image(frame.image)
+        except ConversionError as exc:
+            self._stats.drop('bad_image')
+            self._stats.error(f'bad image: {exc}')
+            self.get_logger().warning(f'dropping image: {exc}', throttle_duration_sec=5.0)
+            return
+        height, width = rgb.shape[:2]
+        try:
+            intrinsics, info = self._intrinsics(frame, width, height, config)
+        except (ConversionError, ValueError) as exc:
+            self._stats.drop('bad_camera_info')
+            self._stats.error(f'bad camera_info: {exc}')
+            self.get_logger().warning(f'dropping image: unusable camera_info: {exc}',
+                                      throttle_duration_sec=5.0)
+            return
+        start = time.perf_counter()
+        try:
+            result = pipeline.estimate(estimator, rgb, intrinsics)
+        except FRAME_ERRORS as exc:
+            self._stats.drop('inference_error')
+            self._stats.error(f'inference failed: {exc}')
+            self.get_logger().error(f'inference failed: {exc}', throttle_duration_sec=5.0)
+            return
+        infer_ms = (time.perf_counter() - start) * 1000.0
+        lo, hi = config.depth_range(estimator.spec.min_depth, estimator.spec.max_depth)
+        result = dataclasses.replace(result, depth=gate_depth(
+            result.depth, result.confidence, lo, hi, config.min_confidence))
+        published = self._publish(frame.image.header, result, info, config, wanted)
+        self._stats.frame_out(infer_ms, (time.monotonic() - frame.received) * 1000.0,
+                              published)
+
+    def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
+                 config: NodeConfig, wanted: List[str]) -> List[str]:
+        builders = {
+            'depth': lambda: _fill(Image(), pipeline.depth_fields(result,
+                                                                  config.depth_encoding)),
+            'depth_camera_info': lambda: _fill(CameraInfo(),
+                                               pipeline.camera_info_fields(result, info)),
+            'points': lambda: _fill(PointCloud2(), pipeline.points_fields(
+                result, config.point_stride, config.points_rgb)),
+            'confidence': lambda: _fill(Image(), pipeline.confidence_fields(result)),
+            'colorized': lambda: _fill(Image(), numpy_to_image_fields(
+                colorized(result.depth, config), 'bgr8')),
+        }
+        for key in wanted:
+            msg = builders[key]()
+            msg.header = header
+            self._publishers_by_key[key].publish(msg)
+        return wanted
+
+    # ----------------------------------------------------------------- diagnostics
+
+    def _publish_diagnostics(self) -> None:
+        with self._lock:
+            config, estimator = self._config, self._estimator
+        info, spec = estimator.info, estimator.spec
+        lo, hi = config.depth_range(spec.min_depth, spec.max_depth)
+        static = [('engine', info.engine), ('provider', info.provider),
+                  ('model', info.model_path), ('precision', info.precision),
+                  ('depth_range_m', f'{lo:g}..{hi:g}'),
+                  ('outputs_subscribed', ','.join(self._wanted_outputs()) or 'none')]
+        report = self._stats.report(static)
+        status = DiagnosticStatus(
+            level=bytes([report.level]), name=f'{self.get_fully_qualified_name()}: depth',
+            message=report.message, hardware_id=info.provider,
+            values=[KeyValue(key=k, value=v) for k, v in report.values])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        """Stop the inference worker, then destroy the node."""
+        self._slot.close()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10.0)
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """
+    Run the node until shutdown (entry point of ``disdepth_node``).
+
+    :param args: command line (default ``sys.argv``), e.g. ``--ros-args -p model:=m.onnx``
+    :return: process exit code: 0 on a normal shutdown, 1 when the node could not start
+    """
+    profile = apply_fastdds_profile()
+    rclpy.init(args=args)
+    executor = MultiThreadedExecutor(num_threads=3)
+    node = None
+    code = 0
+    try:
+        node = DepthNode()
+        if profile:
+            node.get_logger().info(f'Fast DDS profile: {profile}')
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except NodeStartupError as exc:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
+        print(f'disdepth_node: cannot start: {exc}', file=sys.stderr)
+        code = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
