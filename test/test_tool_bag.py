@@ -365,3 +365,27 @@ def test_output_topic_clash_is_refused(tmp_path: Path) -> None:
         '/image', fov_deg=70.0, namespace='/est', progress=False), FakeEstimator(),
         log=lambda s: None)
     assert s.topics['depth'] == '/est/depth'
+
+
+def test_cli_with_the_onnx_engine_matches_the_direct_engine_output(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnx')
+    from disdepth_core.inference import create_estimator
+    from disdepth_core.inference.toymodel import write_toy_onnx
+    model = write_toy_onnx(tmp_path / 'toy.onnx')
+    src = write_bag(tmp_path / 'in', 'mcap', frames=3)
+    rc = cli.main(['bag', str(src), str(tmp_path / 'out'), '--image-topic', '/cam/image_raw',
+                   '--model', str(model), '--storage', 'sqlite3', '--points', '--quiet'])
+    assert rc == 0, capsys.readouterr().err
+    assert 'disdepth bag: wrote' in capsys.readouterr().out
+    assert (tmp_path / 'out' / 'out.db3').is_file()
+    out = read_bag(tmp_path / 'out')
+    est = create_estimator(model)
+    k = CameraIntrinsics(FX, FY, CX, CY, W, H)
+    assert len(out['/cam/depth']) == 3 and len(out['/cam/points']) == 3
+    for i, (_, msg, _) in enumerate(out['/cam/depth']):
+        expected = est.predict(frame_rgb(i), k)
+        np.testing.assert_array_equal(as_float_image(msg), expected.depth)
+        np.testing.assert_array_equal(as_float_image(out['/cam/depth/confidence'][i][1]),
+                                      expected.confidence)
