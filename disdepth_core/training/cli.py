@@ -116,7 +116,10 @@ def build_config(config: Optional[str], overrides: List[str]) -> Any:
         if '=' not in item:
             raise ConfigError(f'override {item!r} must look like key.sub=value')
         key, raw = item.split('=', 1)
-        data = _set(data, key.strip().split('.'), yaml.safe_load(raw), key)
+        parts = key.strip().split('.')
+        # A frame selection like 0:30 is not YAML-safe (1.1 reads it as sexagesimal 30).
+        value = raw if parts[-1] == 'select' else yaml.safe_load(raw)
+        data = _set(data, parts, value, key)
     return from_dict(TrainConfig, data)
 
 

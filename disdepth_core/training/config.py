@@ -54,7 +54,7 @@ class DatasetEntry:
         need none (``synthetic``)
     :param options: more constructor arguments of that dataset (e.g. ``split``, ``topic``)
     :param select: a Python slice over the dataset's frames, e.g. ``'0:30'`` or ``'-12:'`` (empty:
-        all frames); how train / held-out frames of one sequence are separated
+        all frames; quote it in YAML); how train / held-out frames of one sequence are separated
     :param repeats: how many times the (selected) frames appear in one epoch (integer >= 1)
     :param weight: relative sampling weight per frame (1 everywhere: plain shuffling; otherwise
         frames are drawn with replacement with probability proportional to the weight)
