@@ -557,3 +557,87 @@ def test_start_fails_clearly(tmp_path):
         missing = tmp_path / 'nope.json'
         out = _start_fails(domain, tmp_path, {'engine': 'fake', 'model': str(missing)})
         assert f'model file {missing} does not exist' in out
+
+
+# ------------------------------------------------------------------------------------------------
+# The real inference engine (ONNX Runtime) in the node process.
+
+
+def _toy_model(tmp_path, **kwargs):
+    toymodel = pytest.importorskip('disdepth_core.inference.toymodel')
+    pytest.importorskip('onnx')
+    pytest.importorskip('onnxruntime')
+    return toymodel, toymodel.write_toy_onnx(tmp_path / 'toy.onnx', **kwargs)
+
+
+def test_real_onnxruntime_engine_on_real_frames(tmp_path):
+    toymodel, model = _toy_model(tmp_path)
+    from disdepth_core.geometry import metric_scale
+    spec = toymodel.TOY_SPEC
+    with domain_coordinator.domain_id() as domain:
+        params = {'engine': 'auto', 'model': str(model), 'device': 'cpu'}
+        with _own_node(domain, tmp_path, params) as (proc, ros):
+            camera = Camera(ros)
+            outputs = Outputs(ros, ['depth', 'points'])
+            diag = Diagnostics(ros)
+            camera.wait_connected()
+            outputs.wait_connected()
+            stamps = _run_until_outputs(ros, camera, outputs, count=1)
+            rgb, sent = camera.sent[stamps[0]]
+            depth_msg = outputs.by_stamp('depth', stamps[0])
+            assert depth_msg.header == sent.header and depth_msg.encoding == '32FC1'
+            depth = cv.image_to_numpy(depth_msg)
+            assert depth.shape == rgb.shape[:2]
+            valid = depth[np.isfinite(depth)]
+            assert valid.size > 0.95 * depth.size
+            assert spec.min_depth <= valid.min() and valid.max() <= spec.max_depth
+            # the toy model: canonical depth 0.5 + 4 * brightness, times the camera's scale
+            scale = metric_scale(spec.canonical_focal, camera.intr,
+                                 (spec.input_height, spec.input_width))
+            expected = (toymodel.TOY_OFFSET + toymodel.TOY_GAIN * rgb.mean() / 255.0) * scale
+            assert float(valid.mean()) == pytest.approx(expected, rel=0.05)
+            xyz = cv.pointcloud2_to_xyz(outputs.by_stamp('points', stamps[0]))
+            np.testing.assert_array_equal(xyz[..., 2], depth)
+            values = diag.latest()
+            assert values['engine'] == 'onnxruntime'
+            assert values['provider'] == 'CPUExecutionProvider'
+            assert values['model'] == str(model)
+            # a broken model on reload: refused, the toy model keeps serving
+            corrupt = tmp_path / 'corrupt.onnx'
+            corrupt.write_bytes(b'\x08\x07 not a protobuf' * 20)
+            result = _set_parameters(ros, model=str(corrupt))[0]
+            assert not result.successful and 'still serving' in result.reason
+            _run_until_outputs(ros, camera, outputs, count=1)
+
+
+def test_start_fails_clearly_for_broken_onnx_models(tmp_path):
+    toymodel, _ = _toy_model(tmp_path)
+    corrupt = tmp_path / 'corrupt.onnx'
+    corrupt.write_bytes(b'\x08\x07 not a protobuf' * 20)
+    grey = toymodel.write_toy_onnx(tmp_path / 'grey.onnx', channels=1)
+    with domain_coordinator.domain_id() as domain:
+        for model, message in ((tmp_path / 'missing.onnx', 'does not exist'),
+                               (corrupt, 'cannot load'),
+                               (grey, 'N x 3 x H x W')):
+            out = _start_fails(domain, tmp_path, {'engine': 'auto', 'model': str(model)})
+            assert 'cannot start' in out and str(model) in out and message in out, out
+
+
+def test_packaged_default_model(tmp_path):
+    from disdepth_core.assets import packaged_model_paths
+    if packaged_model_paths()['onnx'] is None:
+        pytest.skip('no packaged default model in disdepth_core/assets yet')
+    pytest.importorskip('onnxruntime')
+    with domain_coordinator.domain_id() as domain:
+        with _own_node(domain, tmp_path, {'engine': 'auto', 'model': ''}) as (proc, ros):
+            camera = Camera(ros)
+            outputs = Outputs(ros, ['depth'])
+            diag = Diagnostics(ros)
+            camera.wait_connected()
+            outputs.wait_connected()
+            stamps = _run_until_outputs(ros, camera, outputs, count=1)
+            depth = cv.image_to_numpy(outputs.by_stamp('depth', stamps[0]))
+            valid = depth[np.isfinite(depth)]
+            lo, hi = (float(x) for x in diag.latest()['depth_range_m'].split('..'))
+            assert valid.size > 0.5 * depth.size
+            assert lo <= valid.min() and valid.max() <= hi

@@ -1,0 +1,112 @@
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+r"""
+Launch the disdepth node on a camera, optionally with RViz.
+
+Example::
+
+    ros2 launch disdepth_ros disdepth.launch.py image:=/camera/color/image_raw \\
+        camera_info:=/camera/color/camera_info rviz:=true
+
+Unless ``FASTDDS_DEFAULT_PROFILES_FILE`` is already set, it is pointed at the shipped Fast DDS
+profile (16 MB shared-memory segments) for every process this file starts; see docs/node.md.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.actions import OpaqueFunction
+from launch.actions import SetEnvironmentVariable
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = 'disdepth_ros'
+EXECUTABLE = 'disdepth_node'
+NODE_NAME = 'disdepth'
+PROFILE_ENV = 'FASTDDS_DEFAULT_PROFILES_FILE'
+
+
+def _share(*parts: str) -> str:
+    return os.path.join(get_package_share_directory(PACKAGE), *parts)
+
+
+def _fastdds_profile(context, *args, **kwargs) -> list:
+    """Use the shipped Fast DDS profile unless the user already chose one."""
+    if PROFILE_ENV in os.environ:
+        return []
+    from disdepth_ros.qos import fastdds_profile_path
+    return [SetEnvironmentVariable(PROFILE_ENV, str(fastdds_profile_path()))]
+
+
+def _depth_node(context, *args, **kwargs) -> list:
+    """Build the node; model and engine override the params file only when given."""
+    overrides = {
+        'use_sim_time': LaunchConfiguration('use_sim_time').perform(context).lower() == 'true',
+    }
+    for name in ('model', 'engine'):
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[name] = value
+    return [Node(
+        package=PACKAGE,
+        executable=EXECUTABLE,
+        name=NODE_NAME,
+        namespace=LaunchConfiguration('namespace'),
+        parameters=[LaunchConfiguration('params_file'), overrides],
+        remappings=[('image', LaunchConfiguration('image')),
+                    ('camera_info', LaunchConfiguration('camera_info'))],
+        output='screen',
+    )]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Describe the launch: arguments, the Fast DDS profile, the node and optionally RViz."""
+    return LaunchDescription([
+        DeclareLaunchArgument('image', default_value='image_raw',
+                              description='input image topic (sensor_msgs/Image)'),
+        DeclareLaunchArgument('camera_info', default_value='camera_info',
+                              description='input camera info topic (sensor_msgs/CameraInfo)'),
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='namespace of the node and its output topics'),
+        DeclareLaunchArgument('params_file', default_value=_share('config', 'disdepth.yaml'),
+                              description='parameters file of the node'),
+        DeclareLaunchArgument('model', default_value='',
+                              description='model file; empty = the params file value (default '
+                                          'model)'),
+        DeclareLaunchArgument('engine', default_value='',
+                              description='auto, onnxruntime or torch; empty = the params file '
+                                          'value'),
+        DeclareLaunchArgument('use_sim_time', default_value='false',
+                              description='use /clock (bag playback, simulation)'),
+        DeclareLaunchArgument('rviz', default_value='false',
+                              description='start RViz with config/disdepth.rviz'),
+        DeclareLaunchArgument('fixed_frame', default_value='camera_optical_frame',
+                              description="RViz fixed frame: the camera's optical frame_id"),
+        OpaqueFunction(function=_fastdds_profile),
+        OpaqueFunction(function=_depth_node),
+        Node(
+            package='rviz2',
+            executable='rviz2',
+            name='rviz2',
+            arguments=['-d', _share('config', 'disdepth.rviz'),
+                       '-f', LaunchConfiguration('fixed_frame')],
+            parameters=[{'use_sim_time': LaunchConfiguration('use_sim_time')}],
+            condition=IfCondition(LaunchConfiguration('rviz')),
+            output='screen',
+        ),
+    ])
