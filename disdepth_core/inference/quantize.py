@@ -186,6 +186,33 @@ def depth_agreement(reference: np.ndarray, other: np.ndarray) -> Dict[str, float
 
 # --------------------------------------------------------------------------- quantisation
 
+# Ops walked through backwards from a Softmax to find the layer that makes the bin logits.
+_PASS_THROUGH = ('Transpose', 'Reshape', 'Add', 'Mul', 'Div', 'Sub', 'Identity', 'Cast')
+
+
+def head_nodes(model: Any) -> List[str]:
+    """
+    Names of the layers that produce the inputs of every Softmax (the bin logits).
+
+    Quantising the logits makes the bin probabilities coarse, which moves the expected depth
+    noticeably when the distribution is peaked; that one 1x1 convolution costs little in float.
+
+    :param model: an ONNX ModelProto
+    :return: node names to exclude from quantisation
+    """
+    producer = {out: node for node in model.graph.node for out in node.output}
+    names = []
+    for node in model.graph.node:
+        if node.op_type != 'Softmax':
+            continue
+        current = producer.get(node.input[0])
+        while current is not None and current.op_type in _PASS_THROUGH:
+            current = producer.get(current.input[0])
+        if current is not None and current.op_type in QUANTIZED_OPS and current.name:
+            names.append(current.name)
+    return names
+
+
 def _graph_input_hw(model: Any) -> Optional[Tuple[int, int]]:
     dims = model.graph.input[0].type.tensor_type.shape.dim
     if len(dims) == 4 and dims[2].dim_value > 0 and dims[3].dim_value > 0:
@@ -206,7 +233,7 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
                   calib_dir: Optional[Union[str, Path]] = None, n_frames: int = 16,
                   per_channel: bool = True, input_size: Optional[Sequence[int]] = None,
                   op_types: Sequence[str] = QUANTIZED_OPS, threads: Optional[int] = None,
-                  seed: int = 0) -> Dict[str, Any]:
+                  seed: int = 0, keep_head_float: bool = True) -> Dict[str, Any]:
     """
     Quantise a DisDepth fp32 ONNX file to INT8 (static, QDQ, per-channel) for CPUs.
 
@@ -219,6 +246,8 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
     :param op_types: operator types to quantise
     :param threads: ONNX Runtime threads for calibration and the drift check
     :param seed: seed of the synthetic frames
+    :param keep_head_float: keep the layer producing the bin logits in float (see
+        :func:`head_nodes`)
     :return: report: ``path``, ``calibration``, ``input_hw``, ``size_bytes``,
         ``fp32_size_bytes``, ``quantize_s`` and ``drift`` (:func:`depth_agreement` of the
         INT8 depth vs the fp32 depth over the calibration frames)
@@ -252,8 +281,10 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
         pre = Path(tmp) / 'pre.onnx'
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
         staged = Path(tmp) / 'int8.onnx'
+        keep_float = head_nodes(onnx.load(str(pre))) if keep_head_float else []
         quantize_static(str(pre), str(staged), FrameReader(inputs),
                         quant_format=QuantFormat.QDQ, op_types_to_quantize=list(op_types),
+                        nodes_to_exclude=keep_float,
                         per_channel=per_channel, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                         calibration_providers=['CPUExecutionProvider'])
@@ -262,7 +293,8 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
         entries[PRECISION_METADATA_KEY] = 'int8'
         entries['disdepth.calibration'] = json.dumps(
             {'frames': described, 'method': 'MinMax', 'format': 'QDQ',
-             'per_channel': per_channel, 'ops': list(op_types), 'input_hw': list(hw)})
+             'per_channel': per_channel, 'ops': list(op_types), 'input_hw': list(hw),
+             'float_nodes': keep_float})
         del quantized.metadata_props[:]
         for key, value in entries.items():
             quantized.metadata_props.add(key=key, value=value)
