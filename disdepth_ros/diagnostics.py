@@ -68,10 +68,11 @@ class Report:
 
 
 def _rate(stamps: Deque[float], now: float) -> float:
+    """Mean rate of the events of the last RATE_WINDOW_S seconds (0 when fewer than two)."""
     recent = [t for t in stamps if now - t <= RATE_WINDOW_S]
     if len(recent) < 2:
         return 0.0
-    span = now - recent[0]
+    span = recent[-1] - recent[0]
     return (len(recent) - 1) / span if span > 0 else 0.0
 
 
