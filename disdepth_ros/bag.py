@@ -25,7 +25,9 @@ time order, and writes a new bag with all input topics copied byte for byte plus
     <ns>/depth/confidence    sensor_msgs/msg/Image        32FC1, 0..1
     <ns>/points              sensor_msgs/msg/PointCloud2  with --points: organised xyz + rgb
 
-Each output message carries the header (stamp and frame_id) and the log time of its input image.
+Each output message carries the header (stamp and frame_id) and the log time of its input image;
+depth outside the model's range (or ``--min-depth`` / ``--max-depth``) or below
+``--min-confidence`` is invalid, as in the node (:func:`disdepth_ros.node_config.gate_depth`).
 ``<ns>`` defaults to the namespace of the image topic (``/cam/image_raw`` -> ``/cam``), as if the
 node ran in the camera's namespace.  Intrinsics come from the CameraInfo whose header stamp equals
 the image's (else the nearest one within ``--sync-tolerance``), else from ``--fov`` /
@@ -40,6 +42,7 @@ next to ``OUT`` and moved into place only when complete: an error leaves no part
 import argparse
 from bisect import bisect_left
 from collections import Counter
+import dataclasses
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
@@ -58,6 +61,7 @@ from disdepth_core.geometry import load_intrinsics_json
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import pipeline
 from disdepth_ros.conversions import ConversionError
+from disdepth_ros.node_config import gate_depth
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
@@ -103,6 +107,11 @@ class BagOptions:
     :param intrinsics: fallback intrinsics when no CameraInfo matches (rescaled to the image)
     :param sync_tolerance_s: largest |image stamp - camera info stamp| accepted, seconds
     :param depth_encoding: '32FC1' (metres) or '16UC1' (millimetres)
+    :param min_depth: nearer depth is written as invalid (0: the model's minimum), as the node's
+        ``min_depth`` parameter
+    :param max_depth: farther depth is written as invalid (0: the model's maximum)
+    :param min_confidence: depth with lower confidence is written as invalid (node parameter of
+        the same name)
     :param overwrite: replace an existing output bag
     :param progress: show a progress bar on stderr
     """
@@ -117,6 +126,9 @@ class BagOptions:
     intrinsics: Optional[CameraIntrinsics] = None
     sync_tolerance_s: float = DEFAULT_SYNC_TOLERANCE_S
     depth_encoding: str = '32FC1'
+    min_depth: float = 0.0
+    max_depth: float = 0.0
+    min_confidence: float = 0.0
     overwrite: bool = False
     progress: bool = True
 
@@ -357,6 +369,10 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
         raise BagError(f'depth encoding must be 32FC1 or 16UC1, got {options.depth_encoding!r}')
     if options.point_stride < 1:
         raise BagError(f'point stride must be >= 1, got {options.point_stride}')
+    if min(options.min_depth, options.max_depth, options.min_confidence) < 0 or (
+            options.max_depth and options.max_depth <= options.min_depth):
+        raise BagError(f'need 0 <= min_depth < max_depth and min_confidence >= 0, got '
+                       f'{options.min_depth}, {options.max_depth}, {options.min_confidence}')
     if options.sync_tolerance_s < 0:
         raise BagError(f'sync tolerance must be >= 0 s, got {options.sync_tolerance_s}')
     if out.exists() and not options.overwrite:
@@ -553,6 +569,10 @@ def _process(msg: Any, i: int, options: BagOptions, est: DepthEstimator, index: 
         frame = pipeline.estimate(est, rgb, intrinsics)
     except ValueError as exc:
         raise BagError(f'{where}: {exc}') from None
+    lo = options.min_depth or est.spec.min_depth
+    hi = options.max_depth or est.spec.max_depth
+    frame = dataclasses.replace(frame, depth=gate_depth(frame.depth, frame.confidence, lo, hi,
+                                                        options.min_confidence))
     return frame, source
 
 
@@ -593,6 +613,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f'seconds (default {DEFAULT_SYNC_TOLERANCE_S})')
     parser.add_argument('--depth-encoding', choices=('32FC1', '16UC1'), default='32FC1',
                         help='32FC1 metres (default) or 16UC1 millimetres')
+    parser.add_argument('--min-depth', type=float, default=0.0, metavar='M',
+                        help="nearer depth is written as invalid (default: the model's minimum)")
+    parser.add_argument('--max-depth', type=float, default=0.0, metavar='M',
+                        help="farther depth is written as invalid (default: the model's maximum)")
+    parser.add_argument('--min-confidence', type=float, default=0.0, metavar='C',
+                        help='depth with a lower confidence (0..1) is written as invalid')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
@@ -617,7 +643,9 @@ def run(args: argparse.Namespace) -> int:
                          point_stride=args.point_stride, namespace=args.namespace,
                          fov_deg=args.fov, intrinsics=intrinsics,
                          sync_tolerance_s=args.sync_tolerance,
-                         depth_encoding=args.depth_encoding, overwrite=args.overwrite,
+                         depth_encoding=args.depth_encoding, min_depth=args.min_depth,
+                         max_depth=args.max_depth, min_confidence=args.min_confidence,
+                         overwrite=args.overwrite,
                          progress=not args.quiet)
 
     def factory() -> DepthEstimator:

@@ -389,3 +389,20 @@ def test_cli_with_the_onnx_engine_matches_the_direct_engine_output(
         np.testing.assert_array_equal(as_float_image(msg), expected.depth)
         np.testing.assert_array_equal(as_float_image(out['/cam/depth/confidence'][i][1]),
                                       expected.confidence)
+
+
+def test_depth_gating_matches_the_node_parameters(tmp_path: Path) -> None:
+    src = write_bag(tmp_path / 'in', frames=2)
+    bag.process_bag(src, tmp_path / 'out', bag.BagOptions(
+        '/cam/image_raw', min_confidence=0.5, max_depth=2.0, progress=False), FakeEstimator(),
+        log=lambda s: None)
+    k = CameraIntrinsics(FX, FY, CX, CY, W, H)
+    for i, (_, msg, _) in enumerate(read_bag(tmp_path / 'out')['/cam/depth']):
+        ref = FakeEstimator().predict(frame_rgb(i), k)
+        keep = (ref.confidence >= 0.5) & (ref.depth <= 2.0)
+        got = as_float_image(msg)
+        np.testing.assert_array_equal(got[keep], ref.depth[keep])
+        assert np.isnan(got[~keep]).all() and 0 < keep.sum() < keep.size
+    with pytest.raises(bag.BagError, match='min_depth < max_depth'):
+        bag.process_bag(src, tmp_path / 'o2', bag.BagOptions(
+            '/cam/image_raw', min_depth=3.0, max_depth=2.0, progress=False), FakeEstimator())
