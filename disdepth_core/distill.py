@@ -22,7 +22,8 @@ differ at a level, a 1x1 *align* conv ``phi`` (owned by the loss module, trainab
 loss's parameters to the optimiser) maps the student feature to the teacher's width.  If the
 spatial sizes differ the teacher feature is resized bilinearly to the student's size (the FAM
 normally makes them equal).  ``valid_mask`` (B x 1 x H x W, any size) is resized (nearest) to
-each level and excludes pixels from the loss.
+each level and excludes pixels from the loss.  Losses are computed in float32 (safe under
+autocast).
 
 Attentive KD ([C]: spatial attention maps from the features select depth-relevant regions;
 [I] formula, FGD-style): for a level with teacher ``T`` and aligned student ``S = phi(s)``
@@ -97,8 +98,8 @@ class FeatureKDLoss(nn.Module):
         out: Dict[str, torch.Tensor] = {}
         total: List[torch.Tensor] = []
         for i, (s, t) in enumerate(zip(student_feats, teacher_feats)):
-            s = self.align[i](s)
-            t = t.detach()
+            s = self.align[i](s).float()
+            t = t.detach().float()
             if s.shape[1] != t.shape[1]:
                 raise ValueError(f'level {i}: student has {s.shape[1]} channels after alignment,'
                                  f' teacher {t.shape[1]}')

@@ -31,6 +31,8 @@ same size as the target) is combined with ``target > min_depth`` (and finite tar
   so memory is O(N + pixels).  ``'chamfer'`` is the raw value; ``'loss'`` is
   ``weight * chamfer`` with ``weight = 0.1`` (AdaBins) by default: callers either use
   ``'loss'`` or set ``weight=1`` and weight it themselves.
+
+Both compute in float32 (inputs are cast), so they are safe under autocast.
 """
 
 from typing import Dict
@@ -89,7 +91,8 @@ class SILogLoss(nn.Module):
         :param valid_mask: optional B x 1 x H x W boolean mask
         :return: ``{'loss', 'silog_var', 'silog_mean', 'n_valid'}``
         """
-        pred = resize_to(pred, target.shape[-2:])
+        pred = resize_to(pred.float(), target.shape[-2:])
+        target = target.float()
         valid = _valid(target, valid_mask, self.min_depth)
         n = valid.sum()
         if int(n) == 0:
@@ -142,6 +145,8 @@ class BinsChamferLoss(nn.Module):
         if bin_centers.dim() != 2 or bin_centers.shape[0] != target.shape[0]:
             raise ValueError(f'bin_centers must be B x N with B = {target.shape[0]}, got '
                              f'{tuple(bin_centers.shape)}')
+        bin_centers = bin_centers.float()
+        target = target.float()
         valid = _valid(target, valid_mask, self.min_depth)
         per_image = []
         for b in range(target.shape[0]):

@@ -28,7 +28,8 @@ depth is the probability-weighted sum of the centres.
   ``min_depth``, last edge clamped to ``max_depth``); centres = edge midpoints.  Hence widths
   are positive, centres strictly increasing and inside the range.
 * Probabilities: 1x1 conv + softmax over bins; ``depth = sum_i p_i c_i`` (a convex combination
-  of centres, so inside the range).
+  of centres, so inside the range).  Bins, probabilities, depth and confidence are computed in
+  float32 even under autocast.
 * Confidence (published by the node, gates the point cloud), ``confidence=``:
   ``'entropy'`` (default): ``1 - H(p) / log N`` (1 = all mass in one bin, 0 = uniform);
   ``'window'``: probability mass of bins whose centre is within ``confidence_window * depth``
@@ -139,10 +140,12 @@ class BinsHead(nn.Module):
         :param pixel: B x C' x h x w decoded feature
         :return: DepthOutput (``features`` left empty)
         """
-        y = self.width_mlp(pooled_src.mean(dim=(2, 3)))
+        # bins and probabilities in float32 even under autocast: 256 centres over 80 m are
+        # closer than the float16 resolution there
+        y = self.width_mlp(pooled_src.mean(dim=(2, 3))).float()
         edges = bins_from_logits(y, self.min_depth, self.max_depth, self.eps)
         centers = 0.5 * (edges[:, :-1] + edges[:, 1:])
-        probs = torch.softmax(self.prob(pixel), dim=1)
+        probs = torch.softmax(self.prob(pixel).float(), dim=1)
         depth = (probs * centers[:, :, None, None]).sum(dim=1, keepdim=True)
         conf = confidence_from_probs(probs, centers, depth, self.confidence_mode,
                                      self.confidence_window)
