@@ -385,19 +385,23 @@ def pointcloud2_fields(xyz: np.ndarray, rgb: Optional[np.ndarray] = None) -> Dic
               ('z', 8, POINTFIELD_FLOAT32, 1)]
     words = 4
     if rgb is not None:
-        if np.shape(rgb)[:2] != (height, width):
-            raise ConversionError(f'colours are {np.shape(rgb)} but points are '
-                                  f'{height}x{width}')
+        rgb = np.asarray(rgb)
+        if rgb.shape != (height, width, 3) or rgb.dtype != np.uint8:
+            raise ConversionError(f'colours must be {height} x {width} x 3 uint8 like the '
+                                  f'points, got colours {rgb.shape} {rgb.dtype}')
         fields.append(('rgb', 16, POINTFIELD_FLOAT32, 1))
         words = 8
-    buf = np.zeros((height, width, words), dtype='<f4')
+    point_step = 4 * words
+    # Fill a zeroed buffer in place (padding stays 0): one pass over the memory, no temporaries.
+    data = bytearray(height * width * point_step)
+    buf = np.frombuffer(data, dtype='<f4').reshape(height, width, words)
     buf[..., :3] = xyz
     if rgb is not None:
-        buf.view('<u4')[..., 4] = pack_rgb(rgb)
-    point_step = 4 * words
+        # uint32 0x00RRGGBB little-endian = bytes B, G, R, 0 at offset 16
+        buf.view(np.uint8)[..., 16:19] = rgb[..., ::-1]
     return {'height': int(height), 'width': int(width), 'fields': fields,
             'is_bigendian': False, 'point_step': point_step,
-            'row_step': int(point_step * width), 'data': buf.tobytes(), 'is_dense': False}
+            'row_step': int(point_step * width), 'data': bytes(data), 'is_dense': False}
 
 
 def pointcloud2_to_xyz(msg: Any) -> np.ndarray:
