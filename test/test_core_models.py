@@ -321,3 +321,13 @@ def test_student_config_canonical_focal_is_carried():
     assert build_student(cfg).config.canonical_focal == 721.5
     with pytest.raises(ValueError, match='canonical_focal'):
         StudentConfig(canonical_focal=0.0)
+
+
+def test_bins_stay_float32_under_autocast():
+    torch.manual_seed(0)
+    model = build_student(StudentConfig(**TINY)).eval()
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        out = model(torch.rand(1, 3, 64, 64))
+    for t in (out.depth, out.bin_centers, out.probs, out.confidence):
+        assert t.dtype == torch.float32
+    assert (out.bin_centers[:, 1:] > out.bin_centers[:, :-1]).all()
