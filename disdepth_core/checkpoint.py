@@ -29,7 +29,9 @@ and load the weights strictly.  Both files are written atomically (temp file + r
 first, so a JSON file always points at complete weights).  Every failure (missing file, invalid
 JSON, checksum or key mismatch...) raises :class:`CheckpointError` naming the problem.
 Teachers are rebuilt unfrozen (``kind 'teacher'``): freeze them with
-``disdepth_core.models.freeze`` for distillation.
+``disdepth_core.models.freeze`` for distillation.  A Hugging Face teacher (``kind: 'hf'``) is
+rebuilt from its ``hf_path`` directory, which must still exist (its weights then come from the
+checkpoint).
 """
 
 from dataclasses import fields
