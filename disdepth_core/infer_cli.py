@@ -197,8 +197,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             return _fail(f'--input-size must look like 480x640, got {args.input_size!r}')
         options['input_size'] = (h, w)
-    if not logging.getLogger().handlers and not LOG.handlers:
-        logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format='%(name)s: %(message)s')
+    if LOG.level == logging.NOTSET:
+        LOG.setLevel(logging.INFO)
     try:
         estimator = create_estimator(args.model, engine=args.engine, device=args.device,
                                      **options)
