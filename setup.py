@@ -63,6 +63,8 @@ TRAIN = [
     'safetensors==0.8.0',
     'tqdm==4.70.1',
     'tensorboard==2.21.0',
+    # Only for the Hugging Face teacher adapter (imported lazily there).
+    'transformers==5.24.0',
 ]
 DEV = [
     'pytest==9.2.0',
@@ -79,6 +81,7 @@ DEV = [
     'colcon-python-setup-py==0.2.9',
     'ros-ament-package==0.17.2',
     'mcap==1.6.0',
+    'mcap-ros2-support==0.6.0',
 ]
 
 
