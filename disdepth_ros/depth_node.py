@@ -402,7 +402,14 @@ class DepthNode(Node):
         lo, hi = config.depth_range(estimator.spec.min_depth, estimator.spec.max_depth)
         result = dataclasses.replace(result, depth=gate_depth(
             result.depth, result.confidence, lo, hi, config.min_confidence))
-        published = self._publish(frame.image.header, result, info, config, wanted)
+        try:
+            published = self._publish(frame.image.header, result, info, config, wanted)
+        except FRAME_ERRORS as exc:
+            self._stats.drop('output_error')
+            self._stats.error(f'building or publishing outputs failed: {exc}')
+            self.get_logger().error(f'building or publishing outputs failed: {exc}',
+                                    throttle_duration_sec=5.0)
+            return
         self._stats.frame_out(infer_ms, (time.monotonic() - frame.received) * 1000.0,
                               published)
 

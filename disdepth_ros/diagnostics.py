@@ -44,9 +44,11 @@ DROP_REASONS: Dict[str, str] = {
     'bad_image': 'undecodable image (encoding, size, step/data length)',
     'bad_camera_info': 'unusable camera_info (zero/NaN intrinsics, bad size) and no fallback',
     'inference_error': 'the estimator failed on the frame',
+    'output_error': 'building or publishing an output failed',
 }
 # Reasons that indicate a problem with the input or the model (the rest are normal operation).
-PROBLEM_REASONS = ('no_camera_info', 'bad_image', 'bad_camera_info', 'inference_error')
+PROBLEM_REASONS = ('no_camera_info', 'bad_image', 'bad_camera_info', 'inference_error',
+                   'output_error')
 
 WINDOW = 200          # samples kept for timing statistics
 RATE_WINDOW_S = 5.0   # seconds over which rates are measured

@@ -80,6 +80,8 @@ class FakeEstimator:
     """
     A deterministic DepthEstimator (see :func:`fake_depth`), optionally slow.
 
+    It fails (RuntimeError) on an all-black image, so tests can provoke an inference error.
+
     :param model_path: reported model path
     :param delay_s: seconds each prediction sleeps (simulates a slow model)
     :param offset: metres added to every depth
@@ -96,6 +98,8 @@ class FakeEstimator:
         if rgb.shape[:2] != (intrinsics.height, intrinsics.width):
             raise ValueError(f'intrinsics are for {intrinsics.width}x{intrinsics.height}, image '
                              f'is {rgb.shape[1]}x{rgb.shape[0]}')
+        if not rgb.any():
+            raise RuntimeError('fake engine: an all-black image (simulated inference failure)')
         start = time.perf_counter()
         if self.delay_s:
             time.sleep(self.delay_s)

@@ -317,6 +317,18 @@ def test_bad_input_is_counted_and_survived(ros, node):
         before = after
     assert 'camera' in after['last_error']
     assert int(after['level']) >= 1
+    # the engine fails on a frame: counted, the node goes on
+
+    def send_black() -> None:
+        stamp = camera.publish(image=False, info=False)
+        camera.info_pub.publish(rh.make_camera_info(CameraIntrinsics.from_fov(60.0, 8, 8),
+                                                    stamp, FRAME))
+        camera.image_pub.publish(rh.make_image(np.zeros((8, 8, 3), np.uint8), 'rgb8', stamp,
+                                               FRAME))
+    after = diag.wait(
+        lambda v: _i(v, 'dropped.inference_error') > _i(before, 'dropped.inference_error'),
+        every=send_black)
+    assert 'all-black' in after['last_error']
     # ... and good frames still go through
     _run_until_outputs(ros, camera, outputs, count=1)
     assert node.proc.poll() is None
@@ -429,14 +441,20 @@ def test_diagnostics_content(ros, node):
     diag = Diagnostics(ros)
     camera.wait_connected()
     outputs.wait_connected()
-    values = diag.wait(lambda v: float(v['output_hz']) > 0 and float(v['input_hz']) > 0,
+    before = diag.latest()
+    values = diag.wait(lambda v: float(v['output_hz']) > 0 and float(v['input_hz']) > 0
+                       and _i(v, 'published.depth') > _i(before, 'published.depth') + 2,
                        every=camera.publish)
+    # only depth has a subscriber: no other output is computed
+    for output in ('points', 'colorized', 'confidence', 'depth_camera_info'):
+        key = f'published.{output}'
+        assert values.get(key, '0') == before.get(key, '0'), key
+    assert values['outputs_subscribed'] == 'depth'
     assert values['engine'] == 'fake' and values['provider'] == 'FakeCPU'
     assert values['hardware_id'] == 'FakeCPU'
     assert float(values['inference_ms_mean']) >= 0 and float(values['inference_ms_p95']) >= \
         float(values['inference_ms_mean']) * 0.5
     assert values['depth_range_m'] == '0.1..10'
-    assert 'depth' in values['outputs_subscribed'].split(',')
     for key in ('latency_ms_mean', 'latency_ms_p95', 'frames_in', 'frames_out', 'dropped_total',
                 'dropped.superseded', 'dropped.no_camera_info', 'dropped.bad_image',
                 'dropped.inference_error', 'last_error', 'published.depth'):
