@@ -142,6 +142,22 @@ def test_quick_demo_outputs_are_consistent(tmp_path: Path, model_args: list) -> 
     assert rgb is not None and rgb.shape == xyz.shape
     assert (out / 'summary.md').read_text().startswith('# disdepth demo')
 
+    # The same frames through `disdepth bag` (offline) give the node's depth: one pipeline.
+    offline = tmp_path / 'offline'
+    proc = subprocess.run(DISDEPTH + ['bag', str(out / 'bag'), str(offline), '--image-topic',
+                                      '/demo/image', '--namespace', '/offline', '--quiet']
+                          + model_args, capture_output=True, text=True, timeout=300, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    with AnyReader([offline]) as reader:
+        conns = [c for c in reader.connections if c.topic == '/offline/depth']
+        again = [reader.deserialize(raw, c.msgtype)
+                 for c, _, raw in reader.messages(connections=conns)]
+    assert len(again) == N_FRAMES
+    for live, off in zip(depth, again):
+        assert off.header.stamp == live.header.stamp
+        np.testing.assert_allclose(image_to_numpy(off), image_to_numpy(live), rtol=1e-5,
+                                   atol=1e-6)
+
 
 FAILING_ENGINE = textwrap.dedent("""
     from disdepth_core.inference.base import EngineInfo
