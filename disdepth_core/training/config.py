@@ -347,6 +347,8 @@ class TrainConfig:
     :param seed: seed of the model initialisation
     :param device: 'auto', 'cpu', 'cuda' or 'cuda:N'
     :param threads: ``torch.set_num_threads`` (0: leave torch's default)
+    :param channels_last: train in channels-last memory format (faster convolutions on CPUs
+        and tensor cores)
     :param data: see :class:`DataConfig`
     :param model: see :class:`ModelSection`
     :param optim: see :class:`OptimConfig`
@@ -361,6 +363,7 @@ class TrainConfig:
     seed: int = 0
     device: str = 'auto'
     threads: int = 0
+    channels_last: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelSection = field(default_factory=ModelSection)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -128,10 +128,14 @@ def amp_settings(mode: str, device: str) -> AmpSettings:
     return AmpSettings(True, torch.bfloat16, False, dtype_dev)
 
 
-def to_device(batch: Dict[str, Any], device: str) -> Dict[str, Any]:
+def to_device(batch: Dict[str, Any], device: str, channels_last: bool = False
+              ) -> Dict[str, Any]:
     """Move the tensors of a batch to ``device`` (other values unchanged)."""
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v)
-            for k, v in batch.items()}
+    out = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v)
+           for k, v in batch.items()}
+    if channels_last:
+        out['image'] = out['image'].contiguous(memory_format=torch.channels_last)
+    return out
 
 
 def apply_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, step: int,
@@ -246,7 +250,7 @@ def train_one_epoch(task: nn.Module, loader: Iterable[Dict[str, Any]],
     for batch in bar:
         if state.step >= total_steps:
             break
-        batch = to_device(batch, device)
+        batch = to_device(batch, device, cfg.channels_last)
         lr = apply_schedule(optimizer, cfg, state.step, total_steps)
         with torch.autocast(amp.device_type, dtype=amp.dtype, enabled=amp.enabled):
             out = task(batch)
@@ -290,27 +294,6 @@ def train_one_epoch(task: nn.Module, loader: Iterable[Dict[str, Any]],
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
-def _metrics_fn() -> Callable[..., Dict[str, float]]:
-    try:
-        from disdepth_core.metrics import compute_metrics
-    except ImportError:
-        return _basic_metrics
-    return compute_metrics
-
-
-def _basic_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, min_depth: float,
-                   max_depth: float) -> Dict[str, float]:
-    """Fallback while :mod:`disdepth_core.metrics` is unavailable: abs_rel, rmse, d1."""
-    valid = mask & (gt > min_depth) & (gt < max_depth)
-    if not valid.any():
-        return {}
-    p = np.clip(pred[valid], min_depth, max_depth).astype(np.float64)
-    g = gt[valid].astype(np.float64)
-    thr = np.maximum(g / p, p / g)
-    return {'abs_rel': float(np.mean(np.abs(g - p) / g)),
-            'rmse': float(np.sqrt(np.mean((g - p) ** 2))), 'd1': float(np.mean(thr < 1.25))}
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable[Dict[str, Any]], device: str,
              canonical_focal: float, min_depth: float = 1e-3, max_depth: float = 10.0,
@@ -320,7 +303,10 @@ def evaluate(model: nn.Module, loader: Iterable[Dict[str, Any]], device: str,
 
     The canonical-camera prediction is turned into metric depth with each image's intrinsics
     (``/ canonical_depth_scale``), resized bilinearly to the ground-truth size, and compared on
-    ``valid_mask`` pixels within ``[min_depth, max_depth]`` (no median scaling).
+    ``valid_mask`` pixels within ``[min_depth, max_depth]`` with
+    :func:`disdepth_core.metrics.compute_metrics` (no median scaling).  This runs at the network
+    resolution without the standard crops: a quick in-training signal; ``disdepth eval`` applies
+    the full protocol.
 
     :param model: image -> DepthOutput
     :param loader: batches from :func:`collate`
@@ -331,7 +317,8 @@ def evaluate(model: nn.Module, loader: Iterable[Dict[str, Any]], device: str,
     :param amp: optional autocast settings
     :return: mean metrics plus ``n_images``
     """
-    compute = _metrics_fn()
+    from disdepth_core.metrics import compute_metrics
+    from disdepth_core.metrics import NoValidPixelsError
     was_training = model.training
     model.eval()
     sums: Dict[str, float] = {}
@@ -355,8 +342,11 @@ def evaluate(model: nn.Module, loader: Iterable[Dict[str, Any]], device: str,
             mask = batch['valid_mask'][i, 0].cpu().numpy()
             if not mask.any():
                 continue
-            values = compute(pred[i, 0].cpu().numpy(), gt, mask=mask, min_depth=min_depth,
-                             max_depth=max_depth)
+            try:
+                values = compute_metrics(gt, pred[i, 0].cpu().numpy(), min_depth=min_depth,
+                                         max_depth=max_depth, crop=mask)
+            except NoValidPixelsError:
+                continue
             for k, v in values.items():
                 if isinstance(v, (int, float)) and math.isfinite(v):
                     sums[k] = sums.get(k, 0.0) + float(v)
@@ -465,6 +455,8 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
     seed_everything(cfg.seed)
     task = build_task(cfg)
     task.to(device)
+    if cfg.channels_last:
+        task.to(memory_format=torch.channels_last)
     d = cfg.data
     _, hi = task.depth_range
     gt_cap = d.max_depth
