@@ -368,6 +368,7 @@ class DepthNode(Node):
             return fallback, None
 
     def _process(self, frame: Frame) -> None:
+        taken = time.monotonic()
         with self._lock:
             config, estimator = self._config, self._estimator
         wanted = self._wanted_outputs()
@@ -410,8 +411,9 @@ class DepthNode(Node):
             self.get_logger().error(f'building or publishing outputs failed: {exc}',
                                     throttle_duration_sec=5.0)
             return
-        self._stats.frame_out(infer_ms, (time.monotonic() - frame.received) * 1000.0,
-                              published)
+        done = time.monotonic()
+        self._stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
+                              (done - taken) * 1000.0)
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
                  config: NodeConfig, wanted: List[str]) -> List[str]:

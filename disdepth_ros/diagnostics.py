@@ -103,6 +103,7 @@ class NodeStats:
         self._out_times: Deque[float] = deque(maxlen=WINDOW)
         self._infer_ms: Deque[float] = deque(maxlen=WINDOW)
         self._latency_ms: Deque[float] = deque(maxlen=WINDOW)
+        self._processing_ms: Deque[float] = deque(maxlen=WINDOW)
         self._last_error = ''
         self._last_error_time: Optional[float] = None
         self._problems_at_last_report = 0
@@ -127,19 +128,24 @@ class NodeStats:
         with self._lock:
             self.dropped[reason] += count
 
-    def frame_out(self, infer_ms: float, latency_ms: float, outputs: List[str]) -> None:
+    def frame_out(self, infer_ms: float, latency_ms: float, outputs: List[str],
+                  processing_ms: Optional[float] = None) -> None:
         """
         Count a processed frame.
 
         :param infer_ms: estimator time for it
         :param latency_ms: time from its arrival to the end of publishing
         :param outputs: names of the outputs published for it
+        :param processing_ms: time from leaving the queue to the end of publishing (decode,
+            inference, outputs); ``latency_ms`` minus this is the time it waited
         """
         with self._lock:
             self.frames_out += 1
             self._out_times.append(self._clock())
             self._infer_ms.append(float(infer_ms))
             self._latency_ms.append(float(latency_ms))
+            self._processing_ms.append(float(infer_ms if processing_ms is None
+                                             else processing_ms))
             for name in outputs:
                 self.published[name] = self.published.get(name, 0) + 1
 
@@ -176,6 +182,7 @@ class NodeStats:
             in_hz, out_hz = _rate(self._in_times, now), _rate(self._out_times, now)
             infer_mean, infer_p95 = _mean_p95(self._infer_ms)
             lat_mean, lat_p95 = _mean_p95(self._latency_ms)
+            proc_mean, proc_p95 = _mean_p95(self._processing_ms)
             problems = sum(self.dropped[r] for r in PROBLEM_REASONS)
             new_problems = problems - self._problems_at_last_report
             new_out = self.frames_out - self._out_at_last_report
@@ -187,6 +194,8 @@ class NodeStats:
                 ('inference_ms_p95', f'{infer_p95:.2f}'),
                 ('latency_ms_mean', f'{lat_mean:.2f}'),
                 ('latency_ms_p95', f'{lat_p95:.2f}'),
+                ('processing_ms_mean', f'{proc_mean:.2f}'),
+                ('processing_ms_p95', f'{proc_p95:.2f}'),
                 ('input_hz', f'{in_hz:.2f}'),
                 ('output_hz', f'{out_hz:.2f}'),
                 ('frames_in', str(self.frames_in)),

@@ -455,9 +455,11 @@ def test_diagnostics_content(ros, node):
     assert float(values['inference_ms_mean']) >= 0 and float(values['inference_ms_p95']) >= \
         float(values['inference_ms_mean']) * 0.5
     assert values['depth_range_m'] == '0.1..10'
-    for key in ('latency_ms_mean', 'latency_ms_p95', 'frames_in', 'frames_out', 'dropped_total',
-                'dropped.superseded', 'dropped.no_camera_info', 'dropped.bad_image',
-                'dropped.inference_error', 'last_error', 'published.depth'):
+    assert float(values['latency_ms_mean']) >= float(values['processing_ms_mean']) >= \
+        float(values['inference_ms_mean'])
+    for key in ('latency_ms_mean', 'latency_ms_p95', 'processing_ms_p95', 'frames_in',
+                'frames_out', 'dropped_total', 'dropped.superseded', 'dropped.no_camera_info',
+                'dropped.bad_image', 'dropped.inference_error', 'last_error', 'published.depth'):
         assert key in values, key
     total = sum(int(v) for k, v in values.items() if k.startswith('dropped.'))
     assert int(values['dropped_total']) == total

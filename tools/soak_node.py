@@ -195,6 +195,7 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
             'rss_growth_mb': round(rss[-1] - warm, 1) if rss else None,
             'node_diagnostics': {k: v for k, v in last.items()
                                  if k.startswith(('dropped', 'frames', 'inference', 'latency',
+                                                  'processing',
                                                   'input', 'output', 'engine', 'provider'))},
         }
     finally:
