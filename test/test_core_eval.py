@@ -208,3 +208,30 @@ def test_eval_on_shared_hololens(shared_data):
     assert result['n_images'] == 3
     assert result['metrics']['abs_rel'] == pytest.approx(0.2, rel=1e-5)
     assert result['metrics_median_scaled']['scale'] == pytest.approx(1.25, rel=1e-5)
+
+
+def test_cli_eval_with_a_real_onnx_model(tmp_path):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnx')
+    from disdepth_core.data.synth_cli import generate
+    from disdepth_core.inference.toymodel import write_toy_onnx
+    from disdepth_core.metrics import compute_metrics
+    from disdepth_core.metrics import MetricAccumulator
+
+    model = write_toy_onnx(tmp_path / 'toy.onnx')
+    data = generate(tmp_path / 'synth', frames=2, height=48, width=64, seed=3)
+    out = tmp_path / 'eval.json'
+    assert cli.main(['eval', '--data', str(data), '--model', str(model), '--json',
+                     str(out)]) == 0
+    result = json.loads(out.read_text())
+    # the same numbers straight from the estimator and the metric functions
+    est = disdepth_core.inference.create_estimator(str(model))
+    acc = MetricAccumulator()
+    ds = RGBDFolderDataset(data)
+    for i in range(len(ds)):
+        frame = ds.load_frame(i)
+        pred = est.predict(frame.rgb, frame.intrinsics).depth
+        acc.update(compute_metrics(frame.depth, pred, 1e-3, est.spec.max_depth))
+    for key, value in acc.mean().items():
+        assert result['metrics'][key] == pytest.approx(value, rel=1e-6)
+    assert result['settings']['engine'] == 'onnxruntime'
