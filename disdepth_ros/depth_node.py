@@ -471,7 +471,8 @@ def main(args: Optional[List[str]] = None) -> int:
     """
     profile = apply_fastdds_profile()
     rclpy.init(args=args)
-    executor = MultiThreadedExecutor(num_threads=3)
+    # Two threads: a model reload in the parameter callback must not stop the subscriptions.
+    executor = MultiThreadedExecutor(num_threads=2)
     node = None
     code = 0
     try:

@@ -554,12 +554,13 @@ def test_overload_drops_old_frames_with_bounded_latency_and_memory(tmp_path):
             frames_in, frames_out, superseded = (
                 _i(values, k) - _i(before, k)
                 for k in ('frames_in', 'frames_out', 'dropped.superseded'))
-            assert len(sent_at) >= 40 and frames_in >= 30, (len(sent_at), frames_in)
+            assert len(sent_at) >= 30 and frames_in >= 20, (len(sent_at), frames_in)
             assert 5 <= len(burst) <= frames_out <= 4.0 / delay + 3, (len(burst), frames_out)
             # every frame that was not published was dropped by the latest-frame policy
-            assert superseded == frames_in - frames_out, values
+            assert superseded == frames_in - frames_out >= frames_in // 3, values
+            # bounded: about one inference behind (a queue would reach 60 x 0.2 s = 12 s)
             latencies = [received_at[s] - sent_at[s] for s in burst]
-            assert max(latencies) < 2 * delay + 0.6, latencies
+            assert max(latencies) < 2 * delay + 1.0, latencies
             assert proc.rss_mb() - rss_before < 40.0
 
 
