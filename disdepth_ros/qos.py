@@ -39,6 +39,7 @@ RELIABILITIES = ('reliable', 'best_effort')
 DURABILITIES = ('volatile', 'transient_local')
 
 PROFILE_ENV = 'FASTDDS_DEFAULT_PROFILES_FILE'
+OPT_OUT_ENV = 'DISDEPTH_NO_FASTDDS_PROFILE'
 PROFILE_RESOURCE = 'fastdds_shm.xml'
 
 
@@ -131,8 +132,8 @@ def apply_fastdds_profile(env: Optional[MutableMapping[str, str]] = None) -> Opt
     Point ``FASTDDS_DEFAULT_PROFILES_FILE`` at the shipped profile unless one is already set.
 
     Must run before the first ``rclpy.init()`` of the process (Fast DDS reads the file once).
-    Nothing is changed when the variable is already set (even to an empty string, which is how a
-    user opts out) or when another RMW than Fast DDS is selected.
+    Nothing is changed when the variable is already set, when ``DISDEPTH_NO_FASTDDS_PROFILE`` is
+    set to anything but ``0`` (the opt-out), or when another RMW than Fast DDS is selected.
 
     :param env: the environment to modify (default ``os.environ``)
     :return: the profile path now in effect, or None when none is
@@ -140,6 +141,8 @@ def apply_fastdds_profile(env: Optional[MutableMapping[str, str]] = None) -> Opt
     env = os.environ if env is None else env
     if PROFILE_ENV in env:
         return env[PROFILE_ENV] or None
+    if env.get(OPT_OUT_ENV, '0') not in ('', '0'):
+        return None
     rmw = env.get('RMW_IMPLEMENTATION', '')
     if rmw and not rmw.startswith('rmw_fastrtps'):
         return None

@@ -49,8 +49,9 @@ def _fastdds_profile(context, *args, **kwargs) -> list:
     """Use the shipped Fast DDS profile unless the user already chose one."""
     if PROFILE_ENV in os.environ:
         return []
-    from disdepth_ros.qos import fastdds_profile_path
-    return [SetEnvironmentVariable(PROFILE_ENV, str(fastdds_profile_path()))]
+    from disdepth_ros.qos import apply_fastdds_profile
+    path = apply_fastdds_profile(dict(os.environ))   # None: opted out, or not Fast DDS
+    return [SetEnvironmentVariable(PROFILE_ENV, path)] if path else []
 
 
 def _depth_node(context, *args, **kwargs) -> list:

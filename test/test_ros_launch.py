@@ -189,6 +189,9 @@ def test_launch_sets_the_fastdds_profile_only_when_unset(launched, monkeypatch):
     actions = module._fastdds_profile(None)
     assert len(actions) == 1 and actions[0].args[0] == qos.PROFILE_ENV
     assert Path(actions[0].args[1]).is_file()
+    monkeypatch.setenv(qos.OPT_OUT_ENV, '1')
+    assert module._fastdds_profile(None) == []
+    monkeypatch.delenv(qos.OPT_OUT_ENV)
     monkeypatch.setenv(qos.PROFILE_ENV, '/mine.xml')
     assert module._fastdds_profile(None) == []
 
@@ -258,5 +261,9 @@ def test_apply_fastdds_profile_respects_the_user():
     assert qos.apply_fastdds_profile(env) == '/mine.xml' and env[qos.PROFILE_ENV] == '/mine.xml'
     env = {qos.PROFILE_ENV: ''}
     assert qos.apply_fastdds_profile(env) is None
+    env = {qos.OPT_OUT_ENV: '1'}
+    assert qos.apply_fastdds_profile(env) is None and qos.PROFILE_ENV not in env
+    env = {qos.OPT_OUT_ENV: '0'}
+    assert qos.apply_fastdds_profile(env) == str(qos.fastdds_profile_path())
     env = {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}
     assert qos.apply_fastdds_profile(env) is None and qos.PROFILE_ENV not in env
