@@ -139,15 +139,13 @@ class _Folder:
         self.root = root
         self.intrinsics = load_intrinsics_json(root / 'intrinsics.json')
         rgb_dir = root / 'rgb'
-        stems = sorted(p.stem for p in rgb_dir.iterdir()
-                       if p.suffix.lower() in RGB_SUFFIXES and p.is_file())
-        if not stems:
+        self.rgb_paths: Dict[str, Path] = {
+            p.stem: p for p in rgb_dir.iterdir() if p.suffix.lower() in RGB_SUFFIXES
+            and p.is_file()}
+        if not self.rgb_paths:
             raise ValueError(f'{rgb_dir}: no .png/.jpg images')
-        self.rgb_paths = {}
-        for p in rgb_dir.iterdir():
-            if p.suffix.lower() in RGB_SUFFIXES:
-                self.rgb_paths[p.stem] = p
-        self.stems = stems
+        self.stems = sorted(self.rgb_paths)
+        stems = self.stems
         depth_dir = root / 'depth'
         if require_depth and not depth_dir.is_dir():
             raise ValueError(f'{root}: no depth/ folder (not an RGB-D folder)')

@@ -37,7 +37,7 @@ sequence ``s`` of seed ``S`` uses ``numpy.random.default_rng([S, s, preset])``.
 from dataclasses import dataclass, field
 import functools
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -1049,7 +1049,7 @@ class SyntheticDataset(DepthDataset):
 
     def __init__(self, preset: str = 'indoor', length: int = 1000, seed: int = 0,
                  height: int = 240, width: int = 320, frames_per_sequence: int = 50,
-                 hfov: Optional[float] = None, first_sequence: int = 0, augment=None,
+                 hfov: Optional[float] = None, first_sequence: int = 0, augment: Any = None,
                  size: Optional[Tuple[int, int]] = None) -> None:
         super().__init__(augment=augment, size=size, seed=seed)
         if preset not in PRESETS:
