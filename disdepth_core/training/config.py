@@ -59,6 +59,8 @@ class DatasetEntry:
     :param weight: relative sampling weight per frame (1 everywhere: plain shuffling; otherwise
         frames are drawn with replacement with probability proportional to the weight)
     :param augment: apply the training augmentation (ignored for validation sets)
+    :param augment_options: ``AugmentConfig`` values for this dataset only, over ``data.augment``
+        (e.g. a ``crop_hw`` that fits its image size)
     """
 
     name: str
@@ -68,6 +70,7 @@ class DatasetEntry:
     repeats: int = 1
     weight: float = 1.0
     augment: bool = True
+    augment_options: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Validate the entry."""
@@ -114,8 +117,10 @@ class DataConfig:
     :param val_batch_size: validation batch size
     :param workers: DataLoader worker processes (0: load in the training process)
     :param seed: seed of the augmentation streams and the sampling order
-    :param augment: options of :class:`disdepth_core.data.augment.Augmenter` (empty mapping:
-        its defaults; null: no augmentation)
+    :param augment: :class:`disdepth_core.data.augment.AugmentConfig` values (crop_hw,
+        scale_range, hflip_prob, rotate_deg, color_prob, gamma_range, brightness_range,
+        color_range; an empty mapping: its defaults, the NYU recipe without crop; null: no
+        augmentation).  Samples are resized to the network input after augmentation.
     :param max_depth: ground truth beyond this is ignored in the losses (None: the model's
         ``max_depth``)
     """

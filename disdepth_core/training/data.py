@@ -42,17 +42,18 @@ from disdepth_core.training.config import DatasetEntry
 from disdepth_core.training.config import parse_select
 
 
-def make_augmenter(options: Dict[str, Any], hw: Tuple[int, int]) -> Any:
+def make_augmenter(options: Dict[str, Any]) -> Any:
     """
-    Build the training augmentation (imported lazily from :mod:`disdepth_core.data.augment`).
+    Build the training augmentation from ``AugmentConfig`` values.
 
-    :param options: keyword arguments of ``Augmenter`` from ``data.augment``
-    :param hw: network input (height, width)
+    :param options: fields of :class:`disdepth_core.data.augment.AugmentConfig`
     :return: a callable ``(frame, rng) -> frame``
+    :raises ValueError: for unknown fields or bad values
     """
+    from disdepth_core.config import from_dict
+    from disdepth_core.data.augment import AugmentConfig
     from disdepth_core.data.augment import Augmenter
-    return Augmenter(**{'size': hw, **options}) if 'size' in _init_args(Augmenter) \
-        else Augmenter(**options)
+    return Augmenter(from_dict(AugmentConfig, options, 'augment'))
 
 
 def _init_args(cls: type) -> Sequence[str]:
@@ -80,7 +81,7 @@ def build_entry(entry: DatasetEntry, hw: Tuple[int, int], train: bool, seed: int
     kwargs.setdefault('size', hw)
     kwargs.setdefault('seed', seed)
     if train and entry.augment and augment is not None:
-        kwargs.setdefault('augment', make_augmenter(augment, hw))
+        kwargs.setdefault('augment', make_augmenter({**augment, **entry.augment_options}))
     try:
         from disdepth_core.data.registry import get_dataset_class
         accepted = _init_args(get_dataset_class(entry.name))

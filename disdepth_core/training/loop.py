@@ -247,6 +247,7 @@ def train_one_epoch(task: nn.Module, loader: Iterable[Dict[str, Any]],
                desc=f'epoch {state.epoch + 1}')
     params = [p for g in optimizer.param_groups for p in g['params']]
     t0 = time.perf_counter()
+    images0 = state.images
     for batch in bar:
         if state.step >= total_steps:
             break
@@ -283,7 +284,7 @@ def train_one_epoch(task: nn.Module, loader: Iterable[Dict[str, Any]],
         if logger is not None:
             every = cfg.log.print_every
             if every and state.step % every == 0:
-                rate = state.images / max(time.perf_counter() - t0, 1e-9)
+                rate = (state.images - images0) / max(time.perf_counter() - t0, 1e-9)
                 logger.scalars('train', {**values, 'lr': lr}, state.step)
                 if not progress:
                     logger.line(f'step {state.step}/{total_steps} epoch {state.epoch + 1} '
