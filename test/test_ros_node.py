@@ -44,6 +44,21 @@ if not (rh.HOLOLENS / 'rgb').is_dir():
     pytest.skip(f'real frames not found at {rh.HOLOLENS}', allow_module_level=True)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def shm_profile():
+    """
+    Give this process' own participants the shipped Fast DDS profile too.
+
+    Fast DDS reads the file when the process creates its first participant, so this helps when
+    no earlier test of the session created one; the node processes always get it.
+    """
+    from disdepth_ros.qos import fastdds_profile_path
+    from disdepth_ros.qos import PROFILE_ENV
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PROFILE_ENV, str(fastdds_profile_path()))
+        yield
+
+
 @pytest.fixture(scope='module')
 def domain():
     with domain_coordinator.domain_id() as domain_id:
