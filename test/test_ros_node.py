@@ -394,7 +394,8 @@ def test_runtime_parameters(ros, node):
     outputs = Outputs(ros, ['depth', 'points'])
     camera.wait_connected()
     outputs.wait_connected()
-    results = _set_parameters(ros, point_stride=3, depth_encoding='16UC1', points_rgb=False)
+    results = _set_parameters(ros, point_stride=3, depth_encoding='16UC1', points_rgb=False,
+                              max_depth=2.0, min_confidence=0.1)
     assert all(r.successful for r in results), [r.reason for r in results]
     try:
         stamps = _run_until_outputs(ros, camera, outputs, count=1)
@@ -404,14 +405,24 @@ def test_runtime_parameters(ros, node):
         assert (cloud.height, cloud.width, cloud.point_step) == (120, 180, 16)
         mm = cv.image_to_numpy(depth_msg)
         xyz = cv.pointcloud2_to_xyz(cloud)
-        assert abs(float(xyz[10, 10, 2]) * 1000 - int(mm[30, 30])) <= 0.5
+        rgb, _ = camera.sent[stamps[-1]]
+        want, confidence = rh.fake_depth(rgb, camera.intr.fx)
+        gated = (want > 2.0) | (confidence < 0.1)
+        assert gated.any() and (~gated).any()
+        # gated pixels are invalid in the depth image (0 mm) and the cloud (NaN) alike
+        assert (mm[gated] == 0).all() and (mm[~gated & np.isfinite(want)] > 0).all()
+        assert mm.max() <= 2000
+        assert np.isnan(xyz[..., 2][gated[::3, ::3]]).all()
+        valid = ~np.isnan(xyz[..., 2])
+        np.testing.assert_allclose(xyz[..., 2][valid] * 1000, mm[::3, ::3][valid], atol=0.5)
         # invalid and read-only values are refused with a reason, the old value stays
         bad = _set_parameters(ros, point_stride=0)
         assert not bad[0].successful and 'point_stride' in bad[0].reason
         ro = _set_parameters(ros, **{'qos.depth.depth': 5})
         assert not ro[0].successful
     finally:
-        _set_parameters(ros, point_stride=1, depth_encoding='32FC1', points_rgb=True)
+        _set_parameters(ros, point_stride=1, depth_encoding='32FC1', points_rgb=True,
+                        max_depth=0.0, min_confidence=0.0)
 
 
 def test_model_reload(ros, node, tmp_path):
