@@ -35,7 +35,7 @@ from pathlib import Path
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import warnings
 
 import numpy as np
@@ -43,6 +43,8 @@ import torch
 from torch import nn
 
 from disdepth_core.inference.onnx_engine import PRECISION_METADATA_KEY
+from disdepth_core.inference.quantize import CHANNEL_SUM_TAG
+from disdepth_core.inference.quantize import SOFTMAX_TAG
 from disdepth_core.inference.torch_engine import split_outputs
 from disdepth_core.modelspec import ModelSpec
 from disdepth_core.modelspec import ONNX_METADATA_KEY
@@ -115,6 +117,110 @@ def set_metadata(model_proto: Any, entries: Dict[str, str]) -> None:
         model_proto.metadata_props.add(key=key, value=value)
 
 
+def _opset(proto: Any) -> int:
+    return next(o.version for o in proto.opset_import if o.domain in ('', 'ai.onnx'))
+
+
+def _shapes(proto: Any) -> Dict[str, List[Optional[int]]]:
+    import onnx
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    infos = (list(inferred.graph.value_info) + list(inferred.graph.input)
+             + list(inferred.graph.output))
+    return {vi.name: [d.dim_value if d.HasField('dim_value') else None
+                      for d in vi.type.tensor_type.shape.dim]
+            for vi in infos if vi.type.tensor_type.HasField('shape')}
+
+
+def _int_constants(proto: Any) -> Dict[str, List[int]]:
+    from onnx import numpy_helper
+    values = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for node in proto.graph.node:
+        if node.op_type == 'Constant' and node.attribute and node.attribute[0].name == 'value':
+            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return {k: [int(x) for x in np.atleast_1d(v)] for k, v in values.items()
+            if v.dtype.kind == 'i' and v.size <= 8}
+
+
+def optimize_for_onnxruntime(proto: Any) -> Dict[str, int]:
+    """
+    Rewrite two patterns that ONNX Runtime's CPU kernels run slowly, in place.
+
+    * ``Softmax`` over a non-last axis (the bin axis of N x bins x h x w probabilities): ONNX
+      Runtime transposes internally, which dominated the student's run time at 480x640.  It is
+      replaced by its definition ``exp(x - max(x)) / sum(exp(x - max(x)))`` along that axis.
+    * ``ReduceSum`` over the channel axis of a 4-D tensor with a known channel count (expected
+      depth and entropy over the bins): replaced by a 1x1 convolution with all-one weights, which
+      runs as a GEMM.
+
+    Both are exact up to float rounding; the export's parity check verifies the result.  The new
+    nodes carry :data:`SOFTMAX_TAG` / :data:`CHANNEL_SUM_TAG` in their names so that INT8
+    quantisation keeps them in float.
+
+    :param proto: ONNX ModelProto
+    :return: counts of rewritten ``Softmax`` and ``ReduceSum`` nodes
+    """
+    from onnx import helper
+    from onnx import numpy_helper
+
+    opset = _opset(proto)
+    shapes = _shapes(proto)
+    consts = _int_constants(proto)
+    nodes: List[Any] = []
+    counts = {'softmax': 0, 'reduce_sum': 0}
+    for i, node in enumerate(proto.graph.node):
+        shape = shapes.get(node.input[0]) if node.input else None
+        base = f'{node.name or "node" + str(i)}'
+        if node.op_type == 'Softmax' and shape:
+            default = -1 if opset >= 13 else 1
+            axis = next((a.i for a in node.attribute if a.name == 'axis'), default) % len(shape)
+            if axis != len(shape) - 1:
+                x, y, tag = node.input[0], node.output[0], f'{base}{SOFTMAX_TAG}'
+                axes = f'{tag}/axes'
+                proto.graph.initializer.append(
+                    numpy_helper.from_array(np.array([axis], np.int64), axes))
+                if opset >= 18:
+                    nodes.append(helper.make_node('ReduceMax', [x, axes], [f'{tag}/max'],
+                                                  keepdims=1, name=f'{tag}/max'))
+                else:
+                    nodes.append(helper.make_node('ReduceMax', [x], [f'{tag}/max'], axes=[axis],
+                                                  keepdims=1, name=f'{tag}/max'))
+                nodes += [
+                    helper.make_node('Sub', [x, f'{tag}/max'], [f'{tag}/shift'],
+                                     name=f'{tag}/sub'),
+                    helper.make_node('Exp', [f'{tag}/shift'], [f'{tag}/exp'], name=f'{tag}/exp'),
+                    helper.make_node('ReduceSum', [f'{tag}/exp', axes], [f'{tag}/sum'],
+                                     keepdims=1, name=f'{tag}/sum'),
+                    helper.make_node('Div', [f'{tag}/exp', f'{tag}/sum'], [y], name=f'{tag}/div'),
+                ]
+                shapes[f'{tag}/exp'] = shape
+                consts[axes] = [axis]
+                counts['softmax'] += 1
+                continue
+        nodes.append(node)
+    rewritten: List[Any] = []
+    for i, node in enumerate(nodes):
+        shape = shapes.get(node.input[0]) if node.input else None
+        keep = next((a.i for a in node.attribute if a.name == 'keepdims'), 1)
+        axes = consts.get(node.input[1]) if len(node.input) > 1 else None
+        if (node.op_type == 'ReduceSum' and opset >= 13 and keep == 1 and axes == [1]
+                and shape and len(shape) == 4 and shape[1]):
+            name = f'{node.name or "sum" + str(i)}{CHANNEL_SUM_TAG}'
+            proto.graph.initializer.append(numpy_helper.from_array(
+                np.ones((1, shape[1], 1, 1), np.float32), f'{name}/ones'))
+            rewritten.append(helper.make_node('Conv', [node.input[0], f'{name}/ones'],
+                                              [node.output[0]], kernel_shape=[1, 1], name=name))
+            counts['reduce_sum'] += 1
+            continue
+        rewritten.append(node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(rewritten)
+    used = {name for node in rewritten for name in node.input}
+    unused = [init for init in proto.graph.initializer if init.name not in used]
+    for init in unused:
+        proto.graph.initializer.remove(init)
+    return counts
+
+
 def _temp_path(path: Path, tag: str) -> Path:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.{tag}')
     os.close(fd)
@@ -167,8 +273,8 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
 
 def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
                 height: Optional[int] = None, width: Optional[int] = None,
-                opset: int = DEFAULT_OPSET, dynamic: bool = False, check: bool = True
-                ) -> Dict[str, Any]:
+                opset: int = DEFAULT_OPSET, dynamic: bool = False, check: bool = True,
+                optimize: bool = True) -> Dict[str, Any]:
     """
     Export a DisDepth model to ONNX with its spec in the metadata.
 
@@ -180,7 +286,9 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
     :param opset: ONNX opset
     :param dynamic: make batch, height and width dynamic
     :param check: run the ONNX Runtime vs torch parity check
+    :param optimize: apply :func:`optimize_for_onnxruntime`
     :return: report dict: ``path``, ``input_hw``, ``dynamic``, ``opset``, ``outputs``,
+        ``rewrites``,
         ``size_bytes``, ``export_s``, ``checker``, ``max_abs_err`` (per output),
         ``tolerance`` and ``parity`` ('passed' or 'skipped')
     :raises ExportError: tracing, checker or parity failure
@@ -218,6 +326,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
         except (RuntimeError, TypeError, ValueError) as exc:
             raise ExportError(f'ONNX export (tracing) failed: {exc}') from exc
         proto = onnx.load(str(tmp))
+        rewrites = optimize_for_onnxruntime(proto) if optimize else {}
         set_metadata(proto, readable_metadata(spec_out, (h, w)))
         proto.producer_name = 'disdepth'
         proto.doc_string = (f'DisDepth {spec.architecture} ({spec.backbone}): RGB image -> '
@@ -231,7 +340,8 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
         report: Dict[str, Any] = {
             'path': str(path), 'input_hw': [h, w], 'dynamic': bool(dynamic),
             'opset': int(opset), 'outputs': names, 'export_s': round(export_s, 3),
-            'checker': 'passed', 'parity': 'skipped', 'max_abs_err': {}, 'tolerance': None}
+            'checker': 'passed', 'parity': 'skipped', 'max_abs_err': {}, 'tolerance': None,
+            'rewrites': rewrites}
         if check:
             sizes = [(h, w)] + ([(h + 32, w + 64)] if dynamic else [])
             errors = parity(model, tmp, sizes)
@@ -268,6 +378,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset')
     parser.add_argument('--no-check', action='store_true',
                         help='skip the ONNX Runtime vs torch parity check')
+    parser.add_argument('--no-optimize', action='store_true',
+                        help='keep the traced graph as is (no ONNX Runtime-friendly rewrites of '
+                             'channel-axis Softmax / ReduceSum)')
     parser.add_argument('--int8', action='store_true',
                         help='write an INT8 (static, QDQ, per-channel) model for CPUs instead')
     parser.add_argument('--calib', default=None,
@@ -292,13 +405,15 @@ def run(args: argparse.Namespace) -> int:
         model, spec, _ = load_checkpoint(args.checkpoint)
         if not args.int8:
             _print_report(export_onnx(model, spec, out, args.height, args.width, args.opset,
-                                      args.dynamic, check=not args.no_check))
+                                      args.dynamic, check=not args.no_check,
+                                      optimize=not args.no_optimize))
             return 0
         from disdepth_core.inference.quantize import quantize_int8
         with tempfile.TemporaryDirectory(prefix='disdepth-export-') as tmp:
             fp32 = Path(tmp) / 'fp32.onnx'
             report = export_onnx(model, spec, fp32, args.height, args.width, args.opset,
-                                 args.dynamic, check=not args.no_check)
+                                 args.dynamic, check=not args.no_check,
+                                 optimize=not args.no_optimize)
             report['int8'] = quantize_int8(fp32, out, calib_dir=args.calib,
                                            n_frames=args.calib_frames)
             report['path'] = str(out)

@@ -23,6 +23,7 @@ import torch
 from disdepth_core import export
 from disdepth_core.export import export_onnx
 from disdepth_core.export import ExportError
+from disdepth_core.export import optimize_for_onnxruntime
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.inference import create_estimator
 from disdepth_core.models import build_student
@@ -69,7 +70,9 @@ def test_every_student_exports_with_parity(tmp_path, backbone) -> None:
     for name in ('depth', 'confidence'):
         assert 0 <= report['max_abs_err'][name] <= report['tolerance'][name]
     assert report['tolerance']['depth'] < 1e-3 * spec.max_depth
+    assert report['rewrites']['softmax'] == 1 and report['rewrites']['reduce_sum'] >= 2
     proto = onnx.load(str(path))
+    assert 'Softmax' not in {n.op_type for n in proto.graph.node}
     assert [i.name for i in proto.graph.input] == ['image']
     dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 3, HW[0], HW[1]]
@@ -146,3 +149,45 @@ def test_export_cli_errors(tmp_path, capsys) -> None:
     assert 'not found' in capsys.readouterr().err
     assert export.run(export_args(tmp_path / 'missing.json', tmp_path / 'o.txt')) == 2
     assert 'must end in .onnx' in capsys.readouterr().err
+
+
+def test_onnxruntime_rewrites_are_exact_and_selective(tmp_path) -> None:
+    import onnxruntime as ort
+    from onnx import helper
+    from onnx import numpy_helper
+    from onnx import TensorProto
+    axes = numpy_helper.from_array(np.array([1], np.int64), 'axes')
+    last = numpy_helper.from_array(np.array([3], np.int64), 'last')
+    nodes = [helper.make_node('Softmax', ['x'], ['p'], axis=1, name='sm'),
+             helper.make_node('Softmax', ['x'], ['q'], axis=-1, name='sm_last'),
+             helper.make_node('ReduceSum', ['p', 'axes'], ['s'], keepdims=1, name='rs'),
+             helper.make_node('ReduceSum', ['p', 'axes'], ['s0'], keepdims=0, name='rs0'),
+             helper.make_node('ReduceSum', ['q', 'last'], ['s3'], keepdims=1, name='rs3')]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in (
+        ('p', [1, 5, 4, 6]), ('q', [1, 5, 4, 6]), ('s', [1, 1, 4, 6]), ('s0', [1, 4, 6]),
+        ('s3', [1, 5, 4, 1]))]
+    graph = helper.make_graph(nodes, 'g', [helper.make_tensor_value_info(
+        'x', TensorProto.FLOAT, [1, 5, 4, 6])], outs, initializer=[axes, last])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    x = np.random.default_rng(0).normal(0, 5, (1, 5, 4, 6)).astype(np.float32)
+
+    def run(m):
+        sess = ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider'])
+        return sess.run(None, {'x': x})
+    before = run(model)
+    counts = optimize_for_onnxruntime(model)
+    onnx.checker.check_model(model)
+    assert counts == {'softmax': 1, 'reduce_sum': 2}  # rs and the new softmax sum
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count('Softmax') == 1 and ops.count('ReduceSum') == 2  # last-axis ones stay
+    for a, b in zip(before, run(model)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_no_optimize_keeps_the_traced_graph(tmp_path) -> None:
+    model, spec, _ = tiny_student('mobilenetv2')
+    report = export_onnx(model, spec, tmp_path / 'plain.onnx', optimize=False)
+    assert report['rewrites'] == {} and report['parity'] == 'passed'
+    ops = {n.op_type for n in onnx.load(str(tmp_path / 'plain.onnx')).graph.node}
+    assert 'Softmax' in ops

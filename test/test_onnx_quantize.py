@@ -14,6 +14,7 @@
 
 """INT8 static quantisation: QDQ graph, metadata, engine support and bounded accuracy drift."""
 
+import json
 from pathlib import Path
 
 import cv2
@@ -79,6 +80,15 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
     fp32_meta = {p.key: p.value for p in onnx.load(str(fp32_model)).metadata_props}
     assert meta[ONNX_METADATA_KEY] == fp32_meta[ONNX_METADATA_KEY]
     assert report['size_bytes'] < 0.5 * report['fp32_size_bytes']
+    # the bins head (logit layer, channel sums of probabilities) stays in float
+    float_nodes = json.loads(meta['disdepth.calibration'])['float_nodes']
+    assert sum('disdepth_channel_sum' in n for n in float_nodes) >= 2
+    assert len(float_nodes) >= 3
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    for node in proto.graph.node:
+        if node.name in float_nodes:
+            assert all(producer[i].op_type != 'DequantizeLinear' for i in node.input
+                       if i in producer), node.name
     est = create_estimator(out)
     assert est.info.precision == 'int8'
     # drift on held-out frames (not the calibration ones)

@@ -50,6 +50,9 @@ from disdepth_core.transforms import Preprocessing
 from disdepth_core.transforms import to_network_input
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
+# Name tags of the nodes ``export.optimize_for_onnxruntime`` writes (kept in float here).
+SOFTMAX_TAG = '/disdepth_softmax'
+CHANNEL_SUM_TAG = '/disdepth_channel_sum'
 QUANTIZED_OPS = ('Conv', 'MatMul', 'Gemm')
 
 
@@ -192,18 +195,22 @@ _PASS_THROUGH = ('Transpose', 'Reshape', 'Add', 'Mul', 'Div', 'Sub', 'Identity',
 
 def head_nodes(model: Any) -> List[str]:
     """
-    Names of the layers that produce the inputs of every Softmax (the bin logits).
+    Names of the nodes of the bins head that must stay in float.
 
-    Quantising the logits makes the bin probabilities coarse, which moves the expected depth
-    noticeably when the distribution is peaked; that one 1x1 convolution costs little in float.
+    These are the layer producing the inputs of every softmax (the bin logits: quantising them
+    makes the bin probabilities coarse, which moves the expected depth noticeably when the
+    distribution is peaked; one 1x1 convolution costs little in float) and the channel sums
+    ``export.optimize_for_onnxruntime`` writes as 1x1 convolutions (sums of probabilities).
 
     :param model: an ONNX ModelProto
     :return: node names to exclude from quantisation
     """
     producer = {out: node for node in model.graph.node for out in node.output}
-    names = []
+    names = [node.name for node in model.graph.node if CHANNEL_SUM_TAG in node.name]
     for node in model.graph.node:
-        if node.op_type != 'Softmax':
+        softmax = node.op_type == 'Softmax' or (node.op_type == 'ReduceMax'
+                                                and SOFTMAX_TAG in node.name)
+        if not softmax:
             continue
         current = producer.get(node.input[0])
         while current is not None and current.op_type in _PASS_THROUGH:
