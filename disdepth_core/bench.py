@@ -194,6 +194,7 @@ class EngineSpec:
 
     needs: str  # 'module', 'onnx' or 'int8'
     build: Callable[[ModelCase, argparse.Namespace], Any]
+    teacher: bool = True  # also run it for the teacher
 
 
 def _torch(precision: str, compile_model: bool = False) -> Callable:
@@ -219,7 +220,9 @@ BENCH_ENGINES: Dict[str, EngineSpec] = {
     'torch-bf16': EngineSpec('module', _torch('bf16')),
     'torch-compile': EngineSpec('module', _torch('fp32', compile_model=True)),
     'onnxruntime': EngineSpec('onnx', _ort('onnx')),
-    'onnxruntime-int8': EngineSpec('int8', _ort('int8', device='cpu')),
+    # INT8 is a deployment route for students; the teacher is not quantised (its calibration
+    # at 480x640 needs several GB for the activation statistics).
+    'onnxruntime-int8': EngineSpec('int8', _ort('int8', device='cpu'), teacher=False),
     'onnxruntime-cuda': EngineSpec('onnx', _ort('onnx', device='cuda')),
     'onnxruntime-trt-fp16': EngineSpec('onnx', _ort('onnx', fp16=True, device='tensorrt')),
 }
@@ -405,7 +408,8 @@ def _trained_model(args: argparse.Namespace) -> Optional[Path]:
 
 def _prepare_files(case: ModelCase, engines: Sequence[str], args: argparse.Namespace,
                    work: Path) -> None:
-    needs = {BENCH_ENGINES[e].needs for e in engines}
+    needs = {BENCH_ENGINES[e].needs for e in engines
+             if case.kind != 'teacher' or BENCH_ENGINES[e].teacher}
     if needs & {'onnx', 'int8'}:
         from disdepth_core.export import export_onnx
         path = work / f'{case.name}-{case.net_hw[0]}x{case.net_hw[1]}.onnx'
@@ -423,6 +427,8 @@ def _prepare_files(case: ModelCase, engines: Sequence[str], args: argparse.Names
 
 def _bench_one(case: ModelCase, engine: str, size: Tuple[int, int], rgb: np.ndarray,
                k: CameraIntrinsics, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
+    if case.kind == 'teacher' and not BENCH_ENGINES[engine].teacher:
+        return None
     try:
         est = BENCH_ENGINES[engine].build(case, args)
     except (EngineUnavailableError, ModelLoadError) as exc:
