@@ -82,6 +82,7 @@ DEV = [
     'ros-ament-package==0.17.2',
     'mcap==1.6.0',
     'mcap-ros2-support==0.6.0',
+    'rosbags-image==0.10.4',
 ]
 
 

@@ -25,6 +25,11 @@ SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
 
 # rclpy writes one log file per process into ~/.ros/log unless told otherwise.
 os.environ.setdefault('ROS_LOG_DIR', tempfile.mkdtemp(prefix='disdepth-roslog-'))
+# Fast DDS reads its profile once per process, at the first participant: every test process (and
+# the node processes it starts) uses the shipped large-message shared-memory profile.
+os.environ.setdefault(
+    'FASTDDS_DEFAULT_PROFILES_FILE',
+    str(REPO_ROOT / 'disdepth_ros' / 'resources' / 'fastdds_shm.xml'))
 
 
 @pytest.fixture(scope='session')
