@@ -83,8 +83,8 @@ class FakeSession:
         ort = sys.modules['onnxruntime']
         ort.created.append({'providers': list(providers or []),
                             'provider_options': list(provider_options or [])})
-        if ort.raise_with_gpu and any(p in (TRT, CUDA) for p in providers or []):
-            raise RuntimeError('TensorRT EP: could not build engine')
+        if ort.raise_with and ort.raise_with in (providers or []):
+            raise RuntimeError(f'{ort.raise_with}: could not start')
         self._providers = [p for p in providers or [CPU] if p in ort.working] or [CPU]
         self.model = ort.model
         self.binding: Optional[_Binding] = None
@@ -126,7 +126,7 @@ def make_fake_ort(available: List[str], working: List[str],
     ort.available = list(available)
     ort.working = set(working)
     ort.created = []
-    ort.raise_with_gpu = False
+    ort.raise_with = None
     ort.model = model or fake_model()
     ort.get_available_providers = lambda: list(ort.available)
     ort.SessionOptions = lambda: types.SimpleNamespace()
@@ -322,13 +322,18 @@ def test_explicit_device_that_cannot_run_raises(use_ort, model_file) -> None:
         create_estimator(model_file, device='tensorrt')
 
 
-def test_gpu_session_error_falls_back_to_cpu(use_ort, model_file) -> None:
+def test_session_errors_drop_one_provider_at_a_time(use_ort, model_file) -> None:
     ort = use_ort([TRT, CUDA, CPU], [TRT, CUDA, CPU])
-    ort.raise_with_gpu = True
+    ort.raise_with = TRT
     est = create_estimator(model_file)
-    assert est.info.provider == CPU
-    assert 'could not build engine' in est.info.notes
-    assert ort.created[-1]['providers'] == [CPU]
+    assert est.info.provider == CUDA
+    assert 'TensorrtExecutionProvider (session creation failed' in est.info.notes
+    assert [c['providers'] for c in ort.created[1:]] == [[TRT, CUDA, CPU], [CUDA, CPU]]
+    ort.raise_with = CUDA
+    ort.available = [CUDA, CPU]
+    est = create_estimator(model_file)
+    assert est.info.provider == CPU and ort.created[-1]['providers'] == [CPU]
+    assert 'CUDAExecutionProvider: could not start' in est.info.notes
 
 
 # --------------------------------------------------------------------------- model checks

@@ -77,6 +77,7 @@ DEVICE_PLANS: Dict[str, Tuple[str, ...]] = {
 REQUIRED_PROVIDER: Dict[str, str] = {'tensorrt': TENSORRT, 'cuda': CUDA, 'cpu': CPU}
 
 PRECISION_METADATA_KEY = 'disdepth.precision'
+NOT_IN_BUILD = 'not in this onnxruntime build'
 UNKNOWN = 'unknown'
 
 
@@ -355,7 +356,7 @@ class OnnxEstimator:
             if provider in available:
                 requested.append(provider)
             else:
-                skipped[provider] = 'not in this onnxruntime build'
+                skipped[provider] = NOT_IN_BUILD
         required = REQUIRED_PROVIDER.get(plan_name)
         if required is not None and required not in requested:
             raise EngineUnavailableError(
@@ -404,7 +405,7 @@ class OnnxEstimator:
                                model_path=str(self.path), precision=precision,
                                notes='; '.join(([f'skipped {skipped_text}'] if skipped_text
                                                 else []) + notes))
-        failed = [p for p, why in skipped.items() if why.startswith('listed')]
+        failed = [p for p, why in skipped.items() if why != NOT_IN_BUILD]
         LOG.log(logging.WARNING if failed else logging.INFO,
                 'onnxruntime runs %s on %s (%s, %dx%d input)%s%s', self.path.name, running,
                 precision, self.net_hw[0], self.net_hw[1],
@@ -460,20 +461,28 @@ class OnnxEstimator:
 
     def _create(self, requested: List[str], skipped: Dict[str, str], notes: List[str],
                 fp16: bool, cache_dir: Optional[Union[str, Path]]) -> Tuple[Any, List[str]]:
-        provider_options = [self._provider_options(p, fp16, cache_dir, notes) for p in requested]
-        try:
-            return self._ort.InferenceSession(str(self.path), sess_options=self._options,
-                                              providers=requested,
-                                              provider_options=provider_options), requested
-        except self._errors as exc:
-            gpu = [p for p in requested if p in GPU_PROVIDERS]
-            if not gpu:
-                raise ModelLoadError(f'{self.path}: onnxruntime cannot load it (corrupt or not '
-                                     f'an ONNX model?): {str(exc).strip()[:300]}') from None
-            reason = f'session creation failed: {str(exc).strip()[:200]}'
-            for provider in gpu:
-                skipped[provider] = reason
-        return self._open(self._options, [CPU], [{}]), [CPU]
+        """
+        Create the session, dropping the first provider each time creation raises.
+
+        ONNX Runtime usually falls back silently when a provider cannot start, but a TensorRT
+        build failure (or a broken engine cache) raises; then CUDA is tried, then the CPU.
+        """
+        options = {p: self._provider_options(p, fp16, cache_dir, notes) for p in requested}
+        attempt = list(requested)
+        while True:
+            try:
+                sess = self._ort.InferenceSession(str(self.path), sess_options=self._options,
+                                                  providers=attempt,
+                                                  provider_options=[options[p] for p in attempt])
+                return sess, attempt
+            except self._errors as exc:
+                if attempt[0] not in GPU_PROVIDERS:
+                    text = str(exc).strip()[:300]
+                    raise ModelLoadError(f'{self.path}: onnxruntime cannot load it (corrupt or '
+                                         f'not an ONNX model?): {text}') from None
+                skipped[attempt[0]] = f'session creation failed: {str(exc).strip()[:200]}'
+                attempt = attempt[1:] or [CPU]
+                options.setdefault(CPU, {})
 
     # -- inference
 
