@@ -63,6 +63,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='list the packaged configs and exit')
     parser.add_argument('--print-config', action='store_true',
                         help='print the merged config as YAML and exit')
+    # Overrides may sit anywhere among the options (``--out DIR key=value --quiet key=value``):
+    # parse this subcommand's arguments intermixed.
+    _parse_intermixed(parser)
+
+
+def _parse_intermixed(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` (a subparser) accept positionals between options."""
+    plain = parser.parse_known_args
+
+    def intermixed(args: Any = None, namespace: Any = None) -> Any:
+        parser.parse_known_args = plain  # type: ignore[method-assign]
+        try:
+            return parser.parse_known_intermixed_args(args, namespace)
+        finally:
+            parser.parse_known_args = intermixed  # type: ignore[method-assign]
+
+    parser.parse_known_args = intermixed  # type: ignore[method-assign]
 
 
 def _set(node: Any, parts: List[str], value: Any, key: str) -> Any:

@@ -198,10 +198,12 @@ class OptimConfig:
     weight_decay: float = 0.1
     betas: Tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 0.1
-    amp: str = 'auto'
+    amp: Union[str, bool] = 'auto'
 
     def __post_init__(self) -> None:
-        """Validate the values."""
+        """Validate the values (YAML's bare ``off`` / ``on`` arrive as booleans)."""
+        if isinstance(self.amp, bool):
+            object.__setattr__(self, 'amp', 'auto' if self.amp else 'off')
         if not self.lr > 0:
             raise ValueError(f'optim.lr must be > 0, got {self.lr}')
         if self.amp not in AMP_MODES:

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Copyright 2026 The disdepth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+# The DisDepth experiment on a CPU: does cross-architecture distillation beat the supervised
+# baseline student?  Generates synthetic indoor scenes, trains the ViT teacher, the baseline
+# student, the acclimated teacher and distilled students (one per KD variant) with identical
+# schedules and seeds, then evaluates every model on held-out synthetic scenes and on the real
+# frames of ../shared/data (HoloLens frames 30-41 held out; KITTI raw is outdoor, out of range).
+# Results: $OUT/results/results.md (+ .json), logs: $OUT/*.log.  See docs/experiments.md.
+#
+#   tools/run_experiment.sh                  # the full run (~40 min on 2 CPU cores)
+#   SMOKE=1 OUT=/tmp/exp tools/run_experiment.sh   # a 2-minute check of the whole pipeline
+#   PACKAGE=1 tools/run_experiment.sh        # also package the distilled student as the default
+#
+# Settings (environment): OUT, PY, THREADS, TRAIN_FRAMES, TRAIN_SEQUENCES, VAL_FRAMES,
+# VAL_SEQUENCES, EPOCHS (student and distill), TEACHER_EPOCHS, ACCLIMATE_EPOCHS, KD_VARIANTS,
+# REAL (the real data folder), SMOKE, PACKAGE, PACKAGE_FROM.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-out/experiment}
+PY=${PY:-.venv/bin/python}
+THREADS=${THREADS:-2}
+REAL=${REAL:-../shared/data/real}
+TRAIN_FRAMES=${TRAIN_FRAMES:-800}
+TRAIN_SEQUENCES=${TRAIN_SEQUENCES:-40}
+VAL_FRAMES=${VAL_FRAMES:-120}
+VAL_SEQUENCES=${VAL_SEQUENCES:-12}
+EPOCHS=${EPOCHS:-3}
+TEACHER_EPOCHS=${TEACHER_EPOCHS:-6}
+ACCLIMATE_EPOCHS=${ACCLIMATE_EPOCHS:-1}
+KD_VARIANTS=${KD_VARIANTS:-attentive mse}
+PACKAGE=${PACKAGE:-0}
+PACKAGE_FROM=${PACKAGE_FROM:-distill_attentive}
+SMOKE=${SMOKE:-0}
+CONFIG=indoor_experiment
+EXTRA=()
+if [ "$SMOKE" = 1 ]; then
+    TRAIN_FRAMES=16; TRAIN_SEQUENCES=2; VAL_FRAMES=8; VAL_SEQUENCES=2
+    EPOCHS=1; TEACHER_EPOCHS=1; ACCLIMATE_EPOCHS=1
+    EXTRA=(schedule.max_steps=2 data.train.1.repeats=1)
+fi
+
+HOLO="$REAL/hololens_dvmvs"
+KITTI="$REAL/kitti_raw_sfnd"
+if [ ! -d "$HOLO" ]; then
+    echo "run_experiment: $HOLO not found (set REAL=...)" >&2
+    exit 2
+fi
+mkdir -p "$OUT"
+LOG="$OUT/experiment.log"
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+disdepth() { "$PY" -m disdepth_ros.cli "$@"; }
+
+log "experiment start: OUT=$OUT THREADS=$THREADS TRAIN_FRAMES=$TRAIN_FRAMES EPOCHS=$EPOCHS" \
+    "TEACHER_EPOCHS=$TEACHER_EPOCHS ACCLIMATE_EPOCHS=$ACCLIMATE_EPOCHS KD_VARIANTS='$KD_VARIANTS'"
+"$PY" -c 'import torch; print("torch", torch.__version__)' | tee -a "$LOG"
+
+# 1. data: disjoint scene seeds for training (1) and validation (2); 192x256, a random camera
+#    (horizontal FOV 50-80 deg) per sequence.
+for split in train val; do
+    if [ "$split" = train ]; then n=$TRAIN_FRAMES; s=$TRAIN_SEQUENCES; seed=1
+    else n=$VAL_FRAMES; s=$VAL_SEQUENCES; seed=2; fi
+    if [ ! -d "$OUT/synth_$split" ]; then
+        log "synth $split: $n frames, $s sequences, seed $seed"
+        disdepth synth "$OUT/synth_$split" --frames "$n" --sequences "$s" --vary-intrinsics \
+            --preset indoor --seed "$seed" --height 192 --width 256
+    fi
+done
+
+COMMON=(--config "$CONFIG" --quiet threads="$THREADS"
+        data.train.0.root="$OUT/synth_train" data.train.1.root="$HOLO"
+        data.val.0.root="$OUT/synth_val" data.val.1.root="$HOLO" "${EXTRA[@]}")
+
+train() {  # name, stage-specific arguments...
+    local name=$1; shift
+    if [ -f "$OUT/$name/final.json" ]; then
+        log "$name: already trained, skipping"
+        return
+    fi
+    log "train $name: $*"
+    local t0=$SECONDS
+    disdepth train "${COMMON[@]}" --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1 \
+        || { log "train $name FAILED (see $OUT/$name.log)"; tail -20 "$OUT/$name.log" >&2; exit 1; }
+    log "train $name: done in $((SECONDS - t0)) s"
+}
+
+# 2. the four stages (same seed, data order and schedule for every student)
+train teacher --stage teacher schedule.epochs="$TEACHER_EPOCHS"
+train student --stage student schedule.epochs="$EPOCHS"
+train acclimate --stage acclimate schedule.epochs="$ACCLIMATE_EPOCHS" \
+    model.teacher_checkpoint="$OUT/teacher/final" acclimate.ghost=joint
+MODELS=(--model teacher="$OUT/teacher/final" --model acclimated_teacher="$OUT/acclimate/final"
+        --model student_baseline="$OUT/student/final")
+for kd in $KD_VARIANTS; do
+    train "distill_$kd" --stage distill schedule.epochs="$EPOCHS" \
+        model.acclimated_checkpoint="$OUT/acclimate/final" distill.kd_loss="$kd"
+    MODELS+=(--model "distill_$kd=$OUT/distill_$kd/final")
+done
+
+# 3. evaluation of the final checkpoints (no model selection on any test set)
+log "evaluate"
+SETS=(--set "synth_val=$OUT/synth_val" --set "hololens_test=$HOLO[30:]"
+      --set "hololens_train=$HOLO[0:30]")
+if [ -d "$KITTI" ]; then SETS+=(--set "kitti_raw=$KITTI@kitti"); fi
+"$PY" tools/experiment_eval.py --out "$OUT/results" --threads "$THREADS" "${MODELS[@]}" \
+    "${SETS[@]}" > "$OUT/eval.log" 2>&1 \
+    || { log "evaluation FAILED (see $OUT/eval.log)"; tail -20 "$OUT/eval.log" >&2; exit 1; }
+cat "$OUT/results/results.md" | tee -a "$LOG"
+
+# 4. optionally package the distilled student as the default model
+if [ "$PACKAGE" = 1 ]; then
+    log "package $PACKAGE_FROM as the default model"
+    "$PY" tools/experiment_package.py "$OUT/$PACKAGE_FROM/final" \
+        --results "$OUT/results/results.json" --model-key "$PACKAGE_FROM" | tee -a "$LOG"
+fi
+log "experiment done"
