@@ -288,3 +288,32 @@ def test_unlabeled_and_labelled_samples_collate_together(frames: Path) -> None:
     batch = collate([labelled, unlabelled])
     assert batch['has_gt'].tolist() == [True, False]
     assert bool(batch['valid_mask'][0].any()) and not bool(batch['valid_mask'][1].any())
+
+
+@pytest.mark.parametrize('name', ['nyu', 'kitti', 'indoor_experiment', 'tiny'])
+def test_packaged_configs_load_and_their_augmentation_builds(name: str) -> None:
+    from disdepth_core.training.data import make_augmenter
+    cfg = build_config(name, [])
+    assert cfg.data.input_height % 32 == 0 and cfg.data.input_width % 32 == 0
+    if cfg.data.augment is not None:
+        for entry in cfg.data.train:
+            make_augmenter({**cfg.data.augment, **entry.augment_options})
+    if name in ('nyu', 'kitti'):  # the paper-digest recipe
+        assert cfg.optim.lr == pytest.approx(3.57e-4) and cfg.optim.weight_decay == 0.1
+        assert cfg.optim.encoder_lr_factor == pytest.approx(0.1)
+        assert cfg.optim.grad_clip == pytest.approx(0.1)
+        assert (cfg.schedule.epochs, cfg.data.batch_size) == (25, 16)
+        assert (cfg.schedule.div_factor, cfg.schedule.final_div_factor) == (25, 100)
+        crop = tuple(cfg.data.augment['crop_hw'])
+        assert crop == ((416, 544) if name == 'nyu' else (352, 704))
+        assert cfg.model.student.max_depth == (10.0 if name == 'nyu' else 80.0)
+
+
+def test_overrides_may_sit_between_options(tmp_path: Path) -> None:
+    from disdepth_ros.cli import build_parser
+    parser = build_parser('train')
+    args = parser.parse_args(['train', '--config', 'tiny', 'seed=3', '--out', str(tmp_path),
+                              'optim.lr=0.5', '--quiet'])
+    assert args.overrides == ['seed=3', 'optim.lr=0.5'] and args.quiet
+    cfg = build_config(args.config, args.overrides)
+    assert cfg.seed == 3 and cfg.optim.lr == 0.5
