@@ -314,6 +314,28 @@ def _open_reader(path: Path) -> Any:
     return reader
 
 
+class _NoProgress:
+    """Stand-in for a tqdm bar (tqdm is a training dependency, optional on a robot)."""
+
+    def update(self, n: int = 1) -> None:
+        """Ignore progress."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    """Return a tqdm progress bar on stderr, or a silent stand-in (disabled, or no tqdm)."""
+    if not enabled:
+        return _NoProgress()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoProgress()
+    return tqdm(total=total, unit='frame', desc='disdepth bag', file=sys.stderr,
+                dynamic_ncols=True)
+
+
 def _output_qos() -> Any:
     """Offered QoS recorded for the new topics: the node's (reliable, volatile, keep last 2)."""
     from rosbags.interfaces import Qos
@@ -465,7 +487,6 @@ def _write(reader: Any, src: Path, path: Path, storage: str, options: BagOptions
            info_topic: Optional[str], topics: Dict[str, str], expected: int,
            errors: Tuple[type, ...], storage_plugin: Any, writer_cls: Any) -> BagSummary:
     """Write the output bag at ``path`` (the temporary location)."""
-    from tqdm import tqdm
     plugin = storage_plugin.MCAP if storage == 'mcap' else storage_plugin.SQLITE3
     tolerance_ns = int(round(options.sync_tolerance_s * 1e9))
     image_ids = {c.id for c in image_conns}
@@ -502,8 +523,7 @@ def _write(reader: Any, src: Path, path: Path, storage: str, options: BagOptions
             else:
                 new[role] = writer.add_connection(topic, msgtype, typestore=build.store,
                                                   offered_qos_profiles=qos)
-        bar = tqdm(total=expected, unit='frame', desc='disdepth bag', file=sys.stderr,
-                   disable=not options.progress, dynamic_ncols=True)
+        bar = _progress(expected, options.progress)
         try:
             for conn, t, raw in reader.messages(connections=reader.connections):
                 writer.write(by_input[conn.id], t, raw)
