@@ -62,6 +62,7 @@ import numpy as np
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.inference import EngineUnavailableError
 from disdepth_core.inference import ModelLoadError
+from disdepth_core.inference.atomic import atomic_write_text
 from disdepth_core.transforms import fit_network_size
 
 LOG = logging.getLogger('disdepth')
@@ -74,6 +75,7 @@ DEFAULT_ACCURACY_DATA = REPO_ROOT.parent / 'shared' / 'data' / 'real' / 'hololen
 MARK_BEGIN = '<!-- bench:begin -->'
 MARK_END = '<!-- bench:end -->'
 BENCH_FOV_DEG = 60.0
+WAIT_POLICIES = ('passive', 'spin')
 
 
 # --------------------------------------------------------------------------- machine
@@ -107,7 +109,8 @@ def machine_info(threads: int) -> Dict[str, Any]:
             'torch': version('torch'),
             'onnxruntime': (version('onnxruntime') if version('onnxruntime') != 'not installed'
                             else version('onnxruntime-gpu')),
-            'loadavg_start': list(os.getloadavg())}
+            'loadavg_start': list(os.getloadavg()),
+            'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY', 'default')}
 
 
 def peak_gflops(threads: int, n: int = 1024, repeats: int = 8) -> float:
@@ -143,19 +146,22 @@ class ModelCase:
     module: Any
     spec: Any
     net_hw: Tuple[int, int]
+    n_bins: Optional[int] = None
     params: Optional[int] = None
     gflops: Optional[float] = None
     files: Dict[str, Path] = field(default_factory=dict)
     notes: Dict[str, Any] = field(default_factory=dict)
 
 
-def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False) -> ModelCase:
+def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False,
+               n_bins: Optional[int] = None) -> ModelCase:
     """
     Build a random-weight student (``name`` = backbone) or the teacher (``name`` = 'teacher').
 
     :param name: backbone name or 'teacher'
     :param net_hw: network (height, width)
     :param tiny: test-sized heads and teacher (smoke runs)
+    :param n_bins: number of depth bins of the students (None: the StudentConfig default)
     :return: the case, with params and GFLOPs filled when ``disdepth_core.flops`` is available
     """
     import torch
@@ -172,13 +178,16 @@ def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False) -> ModelC
         kind, backbone = 'teacher', 'vit'
     else:
         small = {'n_bins': 16, 'decoder_width': 32, 'decoder_min_width': 8, 'bins_hidden': 32}
-        cfg = StudentConfig(backbone=name, **(small if tiny else {}))
+        overrides = dict(small) if tiny else {}
+        if n_bins is not None:
+            overrides['n_bins'] = int(n_bins)
+        cfg = StudentConfig(backbone=name, **overrides)
         module = build_student(cfg)
         kind, backbone = 'student', name
     module.eval()
     spec = ModelSpec(f'{name} (random weights)', kind, backbone, net_hw[0], net_hw[1],
                      cfg.canonical_focal, cfg.min_depth, cfg.max_depth)
-    case = ModelCase(name, kind, module, spec, net_hw)
+    case = ModelCase(name, kind, module, spec, net_hw, n_bins=int(cfg.n_bins))
     try:
         from disdepth_core import flops
     except ImportError:
@@ -210,7 +219,8 @@ def _ort(key: str, fp16: bool = False, device: Optional[str] = None) -> Callable
     def build(case: ModelCase, args: argparse.Namespace) -> Any:
         from disdepth_core.inference.onnx_engine import OnnxEstimator
         return OnnxEstimator(case.files[key], device=device or args.device,
-                             intra_op_threads=args.threads, fp16=fp16)
+                             intra_op_threads=args.threads, fp16=fp16,
+                             spinning=args.wait_policy == 'spin')
     return build
 
 
@@ -362,7 +372,7 @@ def run_bench(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str,
         'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
         'command': 'disdepth bench ' + ' '.join(shlex.quote(a) for a in args.argv),
         'machine': machine_info(threads), 'peak_gflops': peak_gflops(threads),
-        'cuda': bool(torch.cuda.is_available()), 'notes': []}
+        'cuda': bool(torch.cuda.is_available()), 'wait_policy': args.wait_policy, 'notes': []}
     LOG.info('peak reference: %.1f GFLOP/s (fp32 matmul, %d threads)', info['peak_gflops'],
              threads)
     records: List[Dict[str, Any]] = []
@@ -373,7 +383,7 @@ def run_bench(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str,
             rgb = bench_frame(size)
             k = CameraIntrinsics.from_fov(BENCH_FOV_DEG, size[1], size[0])
             for name in names:
-                case = build_case(name, net_hw, tiny=args.tiny)
+                case = build_case(name, net_hw, tiny=args.tiny, n_bins=args.n_bins)
                 _prepare_files(case, engines, args, work)
                 for engine in engines:
                     record = _bench_one(case, engine, size, rgb, k, args)
@@ -395,6 +405,7 @@ def run_bench(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str,
                                  'missing and no --model given)')
     add_ratios(records)
     info['machine']['loadavg_end'] = list(os.getloadavg())
+    info['peak_gflops'] = max(info['peak_gflops'], peak_gflops(threads))
     info['notes'] = [n for n in info['notes'] if n]
     return records, info
 
@@ -437,7 +448,8 @@ def _bench_one(case: ModelCase, engine: str, size: Tuple[int, int], rgb: np.ndar
     timing = time_estimator(est, rgb, k, args.warmup, args.iters)
     record: Dict[str, Any] = {
         'engine': engine, 'provider': est.info.provider, 'precision': est.info.precision,
-        'model': case.name, 'kind': case.kind, 'height': size[0], 'width': size[1],
+        'model': case.name, 'kind': case.kind, 'n_bins': case.n_bins,
+        'height': size[0], 'width': size[1],
         'net_height': case.net_hw[0], 'net_width': case.net_hw[1], 'batch': 1,
         **timing, 'params': case.params, 'gflops': case.gflops,
         'warmup': args.warmup, 'iters': args.iters, 'threads': args.threads}
@@ -488,23 +500,27 @@ def markdown(records: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
         f'Run: **{info["date"]}** — `{info["command"]}`',
         '',
         f'Machine: {m["cpu"]}, {m["cores"]} cores (`nproc` = {m["nproc"]}), {m["threads"]} '
-        f'threads; Python {m["python"]}, torch {m["torch"]}, onnxruntime {m["onnxruntime"]}; '
+        f'threads, wait policy {info["wait_policy"]} (OMP_WAIT_POLICY={m["omp_wait_policy"]}); '
+        f'Python {m["python"]}, torch {m["torch"]}, onnxruntime {m["onnxruntime"]}; '
         f'load average at start {m["loadavg_start"][0]:.2f}, at end '
         f'{m.get("loadavg_end", [float("nan")])[0]:.2f}.  GPU: '
         f'{"present" if info["cuda"] else "none (no GPU rows in this run)"}.',
         '',
         f'Peak reference: **{peak:.1f} GFLOP/s** (best fp32 1024x1024 `torch.matmul`, same '
-        'threads).',
+        'threads, measured at the start and the end of the run; % peak can exceed 100 % when '
+        'other load depressed both measurements or for INT8 rows).',
         '',
-        '| model | camera size | net size | engine | provider | p50 ms | p95 ms | net p50 ms '
-        '| fps | params M | GFLOPs | GFLOP/s | % peak | x torch | x fp32 | x teacher |',
-        '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        '| model | bins | camera size | net size | engine | provider | p50 ms | p95 ms '
+        '| net p50 ms | fps | params M | GFLOPs | GFLOP/s | % peak | x torch | x fp32 '
+        '| x teacher |',
+        '|---|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
     timed = [r for r in records if r.get('kind') != 'accuracy']
     for r in timed:
         achieved = r.get('achieved_gflops_s')
         lines.append(
-            f'| {r["model"]} | {r["height"]}x{r["width"]} | {r["net_height"]}x{r["net_width"]} '
+            f'| {r["model"]} | {_fmt(r.get("n_bins"), "d")} | {r["height"]}x{r["width"]} '
+            f'| {r["net_height"]}x{r["net_width"]} '
             f'| {r["engine"]} | {r["provider"].replace("ExecutionProvider", "")} '
             f'| {r["p50_ms"]:.1f} | {r["p95_ms"]:.1f} | {r["infer_p50_ms"]:.1f} '
             f'| {r["fps"]:.2f} | {_fmt(r["params"] / 1e6 if r["params"] else None, ".2f")} '
@@ -576,18 +592,7 @@ def write_markdown(path: Path, text: str) -> None:
             body = head + body + tail
     else:
         body = '# Benchmarks\n\n' + body
-    _atomic_text(path, body)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_text(path, body)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -615,6 +620,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for torch and onnxruntime (default: nproc)')
     parser.add_argument('--device', default='cpu', help='cpu, auto, cuda... (default cpu)')
+    parser.add_argument('--wait-policy', choices=WAIT_POLICIES, default='passive',
+                        help='idle worker threads: passive (sleep; robust when other processes '
+                             'use the CPU) or spin (busy-wait; fastest on an idle machine); '
+                             'sets OMP_WAIT_POLICY for torch and allow_spinning for '
+                             'onnxruntime (default passive)')
     parser.add_argument('--calib', default=None,
                         help='RGB-D/image folder for INT8 calibration (default: synthetic)')
     parser.add_argument('--calib-frames', type=int, default=8, help='INT8 calibration frames')
@@ -622,6 +632,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='trained ONNX model for the accuracy rows (default: packaged)')
     parser.add_argument('--accuracy-data', default=str(DEFAULT_ACCURACY_DATA),
                         help='RGB-D folder for the accuracy rows')
+    parser.add_argument('--n-bins', type=int, default=None,
+                        help='depth bins of the students (default: the StudentConfig default)')
     parser.add_argument('--tiny', action='store_true',
                         help='test-sized model heads and teacher (smoke runs, not benchmarks)')
     parser.add_argument('--markdown', default=None, help='write the Markdown report here')
@@ -635,6 +647,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not hasattr(args, 'argv'):
         args.argv = sys.argv[2:] if sys.argv[1:2] == ['bench'] else []
+    if 'torch' not in sys.modules:  # OpenMP reads it once, when torch loads
+        os.environ['OMP_WAIT_POLICY'] = 'PASSIVE' if args.wait_policy == 'passive' else 'ACTIVE'
+
     _log_to_stderr()
     try:
         records, info = run_bench(args)
@@ -644,7 +659,7 @@ def run(args: argparse.Namespace) -> int:
     text = markdown(records, info)
     print(text)
     if args.json:
-        _atomic_text(Path(args.json), json.dumps(
+        atomic_write_text(Path(args.json), json.dumps(
             [{**r, 'date': info['date'], 'cpu': info['machine']['cpu'],
               'peak_gflops': info['peak_gflops']} for r in records], indent=1) + '\n')
     if args.markdown:

@@ -30,7 +30,6 @@ The file is written atomically (temporary file + rename).
 import argparse
 import dataclasses
 import json
-import os
 from pathlib import Path
 import sys
 import tempfile
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from disdepth_core.inference.atomic import atomic_path
 from disdepth_core.inference.onnx_engine import PRECISION_METADATA_KEY
 from disdepth_core.inference.quantize import CHANNEL_SUM_TAG
 from disdepth_core.inference.quantize import SOFTMAX_TAG
@@ -221,12 +221,6 @@ def optimize_for_onnxruntime(proto: Any) -> Dict[str, int]:
     return counts
 
 
-def _temp_path(path: Path, tag: str) -> Path:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.{tag}')
-    os.close(fd)
-    return Path(name)
-
-
 def _random_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     return torch.rand(1, 3, height, width, generator=gen)
@@ -313,9 +307,8 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
     if dynamic:
         axes = {n: {0: 'batch', 2: 'height' if n == 'image' else 'out_height',
                     3: 'width' if n == 'image' else 'out_width'} for n in ['image'] + names}
-    tmp = _temp_path(path, 'onnx')
     t0 = time.perf_counter()
-    try:
+    with atomic_path(path, suffix='.onnx') as tmp:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
@@ -355,12 +348,8 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
                 raise ExportError(f'ONNX Runtime and torch disagree: max abs error {bad} '
                                   f'exceeds the bound {report["tolerance"]}')
             report['parity'] = 'passed'
-        os.replace(tmp, path)
-        report['size_bytes'] = path.stat().st_size
-        return report
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        report['size_bytes'] = tmp.stat().st_size
+    return report
 
 
 # --------------------------------------------------------------------------- CLI

@@ -33,10 +33,8 @@ Camera intrinsics, in order of preference:
 import argparse
 import logging
 import math
-import os
 from pathlib import Path
 import sys
-import tempfile
 from typing import List, Optional
 
 import cv2
@@ -49,6 +47,8 @@ from disdepth_core.inference import create_estimator
 from disdepth_core.inference import ENGINES
 from disdepth_core.inference import EngineUnavailableError
 from disdepth_core.inference import ModelLoadError
+from disdepth_core.inference.atomic import atomic_path
+from disdepth_core.inference.atomic import atomic_write_bytes
 from disdepth_core.modelspec import ModelSpec
 
 LOG = logging.getLogger('disdepth')
@@ -68,27 +68,10 @@ def default_fov_deg(spec: ModelSpec) -> float:
     return math.degrees(2.0 * math.atan(0.5 * spec.input_width / spec.canonical_focal))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write a ``.npy`` file atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, suffix='.npy') as tmp:
+        np.save(tmp, array)
 
 
 def save_png(path: Path, bgr: np.ndarray) -> None:
@@ -96,7 +79,7 @@ def save_png(path: Path, bgr: np.ndarray) -> None:
     ok, buf = cv2.imencode('.png', bgr)
     if not ok:
         raise OSError(f'cannot encode {path} as PNG')
-    _atomic_write(path, buf.tobytes())
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def intrinsics_for(args: argparse.Namespace, width: int, height: int, spec: ModelSpec,

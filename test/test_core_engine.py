@@ -82,7 +82,8 @@ class FakeSession:
                  provider_options: Optional[list] = None) -> None:
         ort = sys.modules['onnxruntime']
         ort.created.append({'providers': list(providers or []),
-                            'provider_options': list(provider_options or [])})
+                            'provider_options': list(provider_options or []),
+                            'options': sess_options})
         if ort.raise_with and ort.raise_with in (providers or []):
             raise RuntimeError(f'{ort.raise_with}: could not start')
         self._providers = [p for p in providers or [CPU] if p in ort.working] or [CPU]
@@ -118,6 +119,16 @@ class FakeSession:
         self.runs += 1
 
 
+class FakeOptions:
+    """Mimics ``onnxruntime.SessionOptions``."""
+
+    def __init__(self) -> None:
+        self.config: Dict[str, str] = {}
+
+    def add_session_config_entry(self, key: str, value: str) -> None:
+        self.config[key] = value
+
+
 def make_fake_ort(available: List[str], working: List[str],
                   model: Optional[dict] = None) -> types.ModuleType:
     """A module that stands in for ``onnxruntime``."""
@@ -129,7 +140,7 @@ def make_fake_ort(available: List[str], working: List[str],
     ort.raise_with = None
     ort.model = model or fake_model()
     ort.get_available_providers = lambda: list(ort.available)
-    ort.SessionOptions = lambda: types.SimpleNamespace()
+    ort.SessionOptions = FakeOptions
     ort.GraphOptimizationLevel = types.SimpleNamespace(ORT_ENABLE_ALL=99, ORT_DISABLE_ALL=0)
     ort.InferenceSession = FakeSession
     return ort
@@ -442,3 +453,33 @@ def test_metric_scale_follows_the_resize() -> None:
     assert depth.shape == (640, 960) and np.allclose(depth, 4.0)
     depth = metric_depth(net, spec, cam(960, 640, 500.0), (64, 96), (640, 960))
     assert np.allclose(depth, 2.0)
+
+
+def test_thread_options_reach_the_session(use_ort, model_file) -> None:
+    ort = use_ort([CPU], [CPU])
+    create_estimator(model_file, intra_op_threads=3, spinning=False)
+    opts = ort.created[-1]['options']
+    assert opts.intra_op_num_threads == 3
+    assert opts.config == {'session.intra_op.allow_spinning': '0'}
+    create_estimator(model_file)
+    assert ort.created[-1]['options'].config == {}
+    with pytest.raises(ValueError, match='intra_op_threads'):
+        create_estimator(model_file, intra_op_threads=-1)
+
+
+def test_atomic_outputs_follow_the_umask_and_leave_nothing_on_error(tmp_path) -> None:
+    import os
+    from disdepth_core.inference.atomic import atomic_path
+    from disdepth_core.inference.atomic import atomic_write_text
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / 'a.txt', 'hello')
+        assert (tmp_path / 'a.txt').read_text() == 'hello'
+        assert (tmp_path / 'a.txt').stat().st_mode & 0o777 == 0o644
+        with pytest.raises(RuntimeError):
+            with atomic_path(tmp_path / 'b.bin') as tmp:
+                tmp.write_bytes(b'partial')
+                raise RuntimeError('writer failed')
+        assert sorted(p.name for p in tmp_path.iterdir()) == ['a.txt']
+    finally:
+        os.umask(old)

@@ -68,7 +68,7 @@ def test_bench_end_to_end(tmp_path) -> None:
     timed = [r for r in records if r.get('kind') != 'accuracy']
     assert len(timed) == 5  # 2 models x 3 engines, no INT8 teacher
     for r in timed:
-        assert REQUIRED <= set(r)
+        assert REQUIRED <= set(r) and r['n_bins'] == 16
         assert (r['height'], r['width'], r['net_height'], r['net_width']) == (60, 80, 64, 64)
         assert 0 < r['p50_ms'] <= r['p95_ms'] and r['fps'] > 0 and r['batch'] == 1
         assert r['params'] > 0 and r['gflops'] > 0
@@ -91,7 +91,8 @@ def test_bench_end_to_end(tmp_path) -> None:
     assert text.startswith('# My notes\n\nkept above') and text.rstrip().endswith('kept below')
     assert 'old' not in text.split(MARK_BEGIN)[1]
     assert 'Machine:' in text and 'disdepth bench' not in text.split(MARK_BEGIN)[0]
-    assert 'Peak reference' in text and '| mobilenetv2 | 60x80 | 64x64 | onnxruntime |' in text
+    assert 'Peak reference' in text
+    assert '| mobilenetv2 | 16 | 60x80 | 64x64 | onnxruntime |' in text
     assert 'INT8 delta1 change on real frames' in text
 
 

@@ -332,6 +332,8 @@ class OnnxEstimator:
     :param fp16: let TensorRT use fp16 kernels
     :param cache_dir: root of the TensorRT cache (None: :func:`default_cache_dir`)
     :param log_level: onnxruntime's own log severity (0 verbose .. 4 fatal)
+    :param spinning: whether idle CPU worker threads busy-wait (None: onnxruntime's default,
+        on); turn it off when the CPU is shared with other busy processes (other ROS nodes)
     :raises ModelLoadError: missing, corrupt or non-DisDepth file, wrong input/outputs
     :raises EngineUnavailableError: onnxruntime missing, or an explicit device cannot run
     """
@@ -339,7 +341,8 @@ class OnnxEstimator:
     def __init__(self, path: Union[str, Path], device: str = 'auto',
                  input_size: Optional[Sequence[int]] = None,
                  intra_op_threads: Optional[int] = None, fp16: bool = False,
-                 cache_dir: Optional[Union[str, Path]] = None, log_level: int = 3) -> None:
+                 cache_dir: Optional[Union[str, Path]] = None, log_level: int = 3,
+                 spinning: Optional[bool] = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelLoadError(f'model file {self.path} does not exist')
@@ -347,7 +350,7 @@ class OnnxEstimator:
         ort = _ort()
         self._ort = ort
         self._errors = _ort_errors(ort)
-        self._options = self._session_options(intra_op_threads, log_level)
+        self._options = self._session_options(intra_op_threads, log_level, spinning)
         plan = DEVICE_PLANS[plan_name]
         available = list(ort.get_available_providers())
         skipped: Dict[str, str] = {}
@@ -414,10 +417,14 @@ class OnnxEstimator:
 
     # -- session construction
 
-    def _session_options(self, intra_op_threads: Optional[int], log_level: int) -> Any:
+    def _session_options(self, intra_op_threads: Optional[int], log_level: int,
+                         spinning: Optional[bool]) -> Any:
         opts = self._ort.SessionOptions()
         opts.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = int(log_level)
+        if spinning is not None:
+            opts.add_session_config_entry('session.intra_op.allow_spinning',
+                                          '1' if spinning else '0')
         if intra_op_threads is not None:
             if int(intra_op_threads) < 0:
                 raise ValueError(f'intra_op_threads must be >= 0, got {intra_op_threads}')

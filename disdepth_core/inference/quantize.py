@@ -32,7 +32,6 @@ Needs ``onnx`` and ``onnxruntime.quantization`` (imported when called); no torch
 """
 
 import json
-import os
 from pathlib import Path
 import shutil
 import tempfile
@@ -42,6 +41,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from disdepth_core.inference.atomic import atomic_path
 from disdepth_core.inference.onnx_engine import _ort
 from disdepth_core.inference.onnx_engine import PRECISION_METADATA_KEY
 from disdepth_core.modelspec import ModelSpec
@@ -309,15 +309,8 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
         onnx.save(quantized, str(final))
         quantize_s = time.perf_counter() - t0
         drift = _drift(fp32_path, final, inputs, threads)
-        fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f'.{out_path.name}.',
-                                    suffix='.tmp')
-        os.close(fd)
-        try:
-            shutil.copyfile(final, name)
-            os.replace(name, out_path)
-        finally:
-            if os.path.exists(name):
-                os.unlink(name)
+        with atomic_path(out_path) as staged_out:
+            shutil.copyfile(final, staged_out)
     return {'path': str(out_path), 'calibration': described, 'input_hw': list(hw),
             'size_bytes': out_path.stat().st_size, 'fp32_size_bytes': fp32_path.stat().st_size,
             'quantize_s': round(quantize_s, 2), 'drift': drift}

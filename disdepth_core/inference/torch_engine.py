@@ -21,6 +21,11 @@ otherwise the CPU; an explicit ``'cuda'`` without a GPU raises
 :class:`~disdepth_core.inference.base.EngineUnavailableError`.  ``precision='fp16'`` or
 ``'bf16'`` runs the network under autocast (outputs are returned as float32).
 
+On a CPU shared with other busy processes (other ROS nodes, other users), run with
+``OMP_WAIT_POLICY=PASSIVE`` in the environment (it must be set before torch loads): with the
+default busy-waiting OpenMP workers, a 2-core machine with one core taken by another process ran
+the mobilenetv2 student at 256x320 in 3.0 s instead of 0.16 s (docs/benchmarks.md).
+
 This module imports torch; the inference package only imports it when a torch estimator is built.
 """
 
@@ -76,7 +81,7 @@ def split_outputs(out: Any) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
 
 def resolve_device(device: str) -> torch.device:
     """
-    The torch device for ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    Return the torch device for ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
 
     :raises EngineUnavailableError: CUDA requested but not available
     :raises ValueError: an unknown device string
