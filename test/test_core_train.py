@@ -317,3 +317,27 @@ def test_overrides_may_sit_between_options(tmp_path: Path) -> None:
     assert args.overrides == ['seed=3', 'optim.lr=0.5'] and args.quiet
     cfg = build_config(args.config, args.overrides)
     assert cfg.seed == 3 and cfg.optim.lr == 0.5
+
+
+def test_precise_bn_recalibrates_only_trainable_batchnorm(
+        frames: Path, acclimated_ckpt: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from disdepth_core.training.data import build_mix
+    from disdepth_core.training.loop import recalibrate_batchnorm
+    task = build_task(tiny(frames, 'stage=distill',
+                           f'model.acclimated_checkpoint={acclimated_ckpt}'))
+    mix = build_mix(task.cfg.data.train, task.cfg.data, train=True, max_depth=None)
+    loader = DataLoader(mix, batch_size=2, collate_fn=collate)
+    bn = next(m for m in task.student.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    teacher_before = {k: v.clone() for k, v in task.teacher.state_dict().items()}
+    weights_before = {k: v.clone() for k, v in task.student.named_parameters()}
+    task.eval()
+    assert recalibrate_batchnorm(task.student, loader, 'cpu', 2) == 2
+    assert int(bn.num_batches_tracked) == 2 and bn.momentum == 0.1
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+    assert not task.student.training and not bn.training
+    for k, v in task.teacher.state_dict().items():
+        assert torch.equal(teacher_before[k], v), k
+    for k, v in task.student.named_parameters():
+        assert torch.equal(weights_before[k], v), k

@@ -229,6 +229,10 @@ class ScheduleConfig:
     :param max_momentum: highest beta1
     :param val_every: validate every N epochs (0: only at the end)
     :param val_every_steps: also validate every N steps (0: off)
+    :param precise_bn_batches: before each validation and the final checkpoint, re-estimate the
+        BatchNorm running statistics of the trained network on this many training batches
+        ("precise BN"; 0: off).  Short from-scratch runs need it: the running averages lag far
+        behind the fast-moving weights
     """
 
     epochs: int = 25
@@ -242,9 +246,12 @@ class ScheduleConfig:
     max_momentum: float = 0.95
     val_every: int = 1
     val_every_steps: int = 0
+    precise_bn_batches: int = 0
 
     def __post_init__(self) -> None:
         """Validate the values."""
+        if self.precise_bn_batches < 0:
+            raise ValueError('schedule.precise_bn_batches must be >= 0')
         if self.epochs < 1:
             raise ValueError(f'schedule.epochs must be >= 1, got {self.epochs}')
         if self.max_steps < 0:

@@ -359,6 +359,47 @@ def evaluate(model: nn.Module, loader: Iterable[Dict[str, Any]], device: str,
     return out_metrics
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader: Iterable[Dict[str, Any]], device: str,
+                          n_batches: int, channels_last: bool = False) -> int:
+    """
+    Re-estimate the running statistics of the trainable BatchNorm layers ("precise BN").
+
+    Statistics are reset and averaged (cumulatively, not by momentum) over ``n_batches``
+    training batches with the current weights.  BatchNorm layers whose parameters are frozen
+    (a frozen teacher or ghost decoder) are left alone, as are all weights.
+
+    :param model: the network (image -> output)
+    :param loader: training batches
+    :param device: device
+    :param n_batches: batches to average over
+    :param channels_last: feed channels-last images
+    :return: number of batches used
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+           and m.track_running_stats and any(p.requires_grad for p in m.parameters())]
+    if not bns or n_batches <= 0:
+        return 0
+    modes = {m: m.training for m in model.modules()}
+    momenta = [m.momentum for m in bns]
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    used = 0
+    for batch in loader:
+        if used >= n_batches:
+            break
+        model(to_device(batch, device, channels_last)['image'])
+        used += 1
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    for m, mode in modes.items():
+        m.training = mode
+    return used
+
+
 def write_checkpoint(task: Task, cfg: TrainConfig, out_dir: Path, name: str, state: TrainState,
                      optimizer: torch.optim.Optimizer,
                      scaler: Optional[torch.amp.GradScaler],
@@ -510,8 +551,15 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
     eval_max = d.max_depth if d.max_depth is not None else hi
     last_metrics: Dict[str, Dict[str, float]] = {}
 
+    def precise_bn() -> None:
+        n = cfg.schedule.precise_bn_batches
+        if n:
+            recalibrate_batchnorm(task.predictor(), loader, device, n, cfg.channels_last)
+            ddp.broadcast_buffers(task, ctx)
+
     def validate() -> Dict[str, Dict[str, float]]:
         results: Dict[str, Dict[str, float]] = {}
+        precise_bn()
         if ctx.is_main:
             for label, vloader in val_loaders:
                 m = evaluate(task.predictor(), vloader, device, task.canonical_focal,
@@ -571,6 +619,7 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
         if val_loaders and ((ve and (state.epoch + 1) % ve == 0 and finished) or done):
             validate()
         elif done:
+            precise_bn()
             ddp.barrier(ctx)
         if finished:
             state.epoch += 1
