@@ -41,8 +41,9 @@ def toy_rgbd_folder(root: Path, n: int = 4) -> Path:
     """Frames whose ground truth is exactly what the toy model predicts (scale 1)."""
     (root / 'rgb').mkdir(parents=True)
     (root / 'depth').mkdir()
+    levels = (10, 90, 250, 160)  # even frames calibrate INT8 (they span the range), odd: eval
     for i in range(n):
-        grey = np.full((64, 96), 40 + 50 * i, np.uint8)  # uniform: exact after resizing
+        grey = np.full((64, 96), levels[i % 4], np.uint8)  # uniform: exact after resizing
         rgb = np.repeat(grey[..., None], 3, axis=2)
         cv2.imwrite(str(root / 'rgb' / f'{i:04d}.png'), rgb)
         depth_m = TOY_OFFSET + TOY_GAIN * grey.astype(np.float32) / 255.0
