@@ -191,3 +191,20 @@ def test_no_optimize_keeps_the_traced_graph(tmp_path) -> None:
     assert report['rewrites'] == {} and report['parity'] == 'passed'
     ops = {n.op_type for n in onnx.load(str(tmp_path / 'plain.onnx')).graph.node}
     assert 'Softmax' in ops
+
+
+def test_export_cli_int8(tmp_path, capsys) -> None:
+    import json
+    from disdepth_core.checkpoint import save_checkpoint
+    model, spec, cfg = tiny_student('mobilenetv2')
+    save_checkpoint(tmp_path / 'ckpt', model, spec, cfg)
+    out = tmp_path / 'int8.onnx'
+    args = export_args(tmp_path / 'ckpt.json', out, '--int8', '--calib-frames', '2')
+    assert export.run(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report['path'] == str(out) and report['parity'] == 'passed'
+    assert report['int8']['drift']['delta1'] >= 0.95
+    assert metadata(out)['disdepth.precision'] == 'int8'
+    assert create_estimator(out).info.precision == 'int8'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ckpt.json', 'ckpt.safetensors',
+                                                          'int8.onnx']
