@@ -341,3 +341,19 @@ def test_precise_bn_recalibrates_only_trainable_batchnorm(
         assert torch.equal(teacher_before[k], v), k
     for k, v in task.student.named_parameters():
         assert torch.equal(weights_before[k], v), k
+
+
+def test_kd_balance_matches_the_supervised_loss_at_the_first_step(
+        frames: Path, acclimated_ckpt: Path) -> None:
+    task = build_task(tiny(frames, 'stage=distill', 'distill.kd_balance=true',
+                           'distill.kd_weight=0.5', 'distill.kd_loss=mse',
+                           f'model.acclimated_checkpoint={acclimated_ckpt}'))
+    from disdepth_core.training.data import build_mix
+    mix = build_mix(task.cfg.data.train, task.cfg.data, train=True, max_depth=None)
+    task.train()
+    out = task(collate([mix[0], mix[1]]))
+    assert float(out['kd']) == pytest.approx(float(out['supervised']), rel=1e-4)
+    scale = float(task.kd_scale)
+    task(collate([mix[2], mix[3]]))
+    assert float(task.kd_scale) == scale > 0
+    assert task.resume_state()['kd_scale'] == pytest.approx(scale)

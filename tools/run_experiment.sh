@@ -34,12 +34,12 @@ OUT=${OUT:-out/experiment}
 PY=${PY:-.venv/bin/python}
 THREADS=${THREADS:-2}
 REAL=${REAL:-../shared/data/real}
-TRAIN_FRAMES=${TRAIN_FRAMES:-800}
-TRAIN_SEQUENCES=${TRAIN_SEQUENCES:-40}
-VAL_FRAMES=${VAL_FRAMES:-120}
-VAL_SEQUENCES=${VAL_SEQUENCES:-12}
-EPOCHS=${EPOCHS:-3}
-TEACHER_EPOCHS=${TEACHER_EPOCHS:-6}
+TRAIN_FRAMES=${TRAIN_FRAMES:-2000}
+TRAIN_SEQUENCES=${TRAIN_SEQUENCES:-500}
+VAL_FRAMES=${VAL_FRAMES:-200}
+VAL_SEQUENCES=${VAL_SEQUENCES:-100}
+EPOCHS=${EPOCHS:-2}
+TEACHER_EPOCHS=${TEACHER_EPOCHS:-3}
 ACCLIMATE_EPOCHS=${ACCLIMATE_EPOCHS:-1}
 KD_VARIANTS=${KD_VARIANTS:-attentive mse}
 PACKAGE=${PACKAGE:-0}
@@ -70,14 +70,19 @@ log "experiment start: OUT=$OUT THREADS=$THREADS TRAIN_FRAMES=$TRAIN_FRAMES EPOC
 
 # 1. data: disjoint scene seeds for training (1) and validation (2); 192x256, a random camera
 #    (horizontal FOV 50-80 deg) per sequence.
+pids=()
 for split in train val; do
     if [ "$split" = train ]; then n=$TRAIN_FRAMES; s=$TRAIN_SEQUENCES; seed=1
     else n=$VAL_FRAMES; s=$VAL_SEQUENCES; seed=2; fi
     if [ ! -d "$OUT/synth_$split" ]; then
         log "synth $split: $n frames, $s sequences, seed $seed"
         disdepth synth "$OUT/synth_$split" --frames "$n" --sequences "$s" --vary-intrinsics \
-            --preset indoor --seed "$seed" --height 192 --width 256
+            --preset indoor --seed "$seed" --height 192 --width 256 > "$OUT/synth_$split.log" 2>&1 &
+        pids+=($!)
     fi
+done
+for pid in "${pids[@]}"; do
+    wait "$pid" || { log "synth FAILED (see $OUT/synth_*.log)"; exit 1; }
 done
 
 COMMON=(--config "$CONFIG" --quiet threads="$THREADS"

@@ -308,6 +308,11 @@ class DistillConfig:
     :param depth_kd_weight: weight of SILog between the student depth and the acclimated
         teacher's depth (for unlabeled data; 0: off)
     :param init_decoder_from_ghost: start the student decoder + heads from the ghost decoder
+    :param kd_balance: at the first training step, rescale the feature KD term once so that it
+        equals the supervised loss (or the depth-KD loss without ground truth) times
+        ``kd_weight``; the digest's "weight tuned so that L_kd ~ L_depth at the start", which
+        makes KD variants with very different raw magnitudes comparable.  The factor is kept in
+        the checkpoint's training state
     """
 
     kd_loss: str = 'attentive'
@@ -319,6 +324,7 @@ class DistillConfig:
     gt_weight: float = 1.0
     depth_kd_weight: float = 0.0
     init_decoder_from_ghost: bool = False
+    kd_balance: bool = False
 
     def __post_init__(self) -> None:
         """Validate the variants."""

@@ -452,6 +452,8 @@ class DistillTask(Task):
                              'distill.kd_weight or distill.depth_kd_weight)')
         # Feature KD alone leaves the student's decoder without gradient.
         self.has_unused_parameters = d.gt_weight == 0 and d.depth_kd_weight == 0
+        # distill.kd_balance: factor fixed at the first training step (-1: not yet).
+        self.register_buffer('kd_scale', torch.tensor(-1.0 if d.kd_balance else 1.0))
 
     def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
         """Supervised + feature KD + depth KD losses."""
@@ -468,17 +470,22 @@ class DistillTask(Task):
             loss = loss + d.gt_weight * sup
             parts.update(sparts)
             parts['supervised'] = sup.detach()
-        if self.kd is not None:
-            kd = self.kd([s_out.features[i] for i in self.levels],
-                         [t_out.features[i].detach() for i in self.levels])['loss']
-            loss = loss + d.kd_weight * kd
-            parts['kd'] = kd.detach()
         if d.depth_kd_weight > 0:
             t_depth = t_out.depth.detach().float()
             everywhere = torch.ones_like(t_depth, dtype=torch.bool)
             dkd = self.silog(s_out.depth.float(), t_depth, everywhere)
             loss = loss + d.depth_kd_weight * dkd['loss']
             parts['depth_kd'] = dkd['loss'].detach()
+        if self.kd is not None:
+            kd = self.kd([s_out.features[i] for i in self.levels],
+                         [t_out.features[i].detach() for i in self.levels])['loss']
+            if self.training and float(self.kd_scale) < 0:
+                ref = parts.get('supervised', parts.get('depth_kd'))
+                scale = 1.0 if ref is None else float(ref) / max(float(kd.detach()), 1e-12)
+                self.kd_scale.fill_(scale)
+            kd = kd * self.kd_scale.clamp_min(0.0)
+            loss = loss + d.kd_weight * kd
+            parts['kd'] = kd.detach()
         return {'loss': loss, **parts}
 
     def predictor(self) -> nn.Module:
@@ -495,6 +502,16 @@ class DistillTask(Task):
         if self.kd is not None:
             mods['kd'] = self.kd
         return mods
+
+    def resume_state(self) -> Dict[str, torch.Tensor]:
+        """Return the trained modules' state plus the KD balance factor."""
+        return {**super().resume_state(), 'kd_scale': self.kd_scale.detach().clone()}
+
+    def load_resume_state(self, state: Dict[str, torch.Tensor]) -> None:
+        """Restore the trained modules and the KD balance factor."""
+        super().load_resume_state(state)
+        if 'kd_scale' in state:
+            self.kd_scale.copy_(state['kd_scale'])
 
     @property
     def canonical_focal(self) -> float:
