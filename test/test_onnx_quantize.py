@@ -93,6 +93,9 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
                        if node.output[0] in c.input), node.name
     assert not any(n.op_type in ('Softmax', 'Exp', 'Log') and n.name not in float_nodes
                    for n in proto.graph.node)
+    # the bin-width MLP (vectors, not feature maps) sets every pixel's scale: float too
+    gemms = [n for n in proto.graph.node if n.op_type in ('Gemm', 'MatMul')]
+    assert gemms and all(n.name in float_nodes and n.input[1] not in producer for n in gemms)
     est = create_estimator(out)
     assert est.info.precision == 'int8'
     # drift on held-out frames (not the calibration ones)
