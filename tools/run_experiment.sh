@@ -26,7 +26,9 @@
 #
 # Settings (environment): OUT, PY, THREADS, TRAIN_FRAMES, TRAIN_SEQUENCES, VAL_FRAMES,
 # VAL_SEQUENCES, EPOCHS (student and distill), TEACHER_EPOCHS, ACCLIMATE_EPOCHS, KD_VARIANTS,
-# REAL (the real data folder), SMOKE, PACKAGE, PACKAGE_FROM.
+# EXTRA_SEEDS (more student / distilled-student seeds, same teacher: the run-to-run noise),
+# REAL (the real data folder), SMOKE, PACKAGE, PACKAGE_FROM.  Finished stages are skipped, so
+# e.g. EXTRA_SEEDS=1 after a complete run trains only the new seeds and re-evaluates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,7 @@ EPOCHS=${EPOCHS:-2}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-3}
 ACCLIMATE_EPOCHS=${ACCLIMATE_EPOCHS:-1}
 KD_VARIANTS=${KD_VARIANTS:-attentive mse}
+EXTRA_SEEDS=${EXTRA_SEEDS:-}
 PACKAGE=${PACKAGE:-0}
 PACKAGE_FROM=${PACKAGE_FROM:-distill_attentive}
 SMOKE=${SMOKE:-0}
@@ -113,6 +116,19 @@ for kd in $KD_VARIANTS; do
     train "distill_$kd" --stage distill schedule.epochs="$EPOCHS" \
         model.acclimated_checkpoint="$OUT/acclimate/final" distill.kd_loss="$kd"
     MODELS+=(--model "distill_$kd=$OUT/distill_$kd/final")
+done
+
+# 2b. more seeds of the students (model init, data order and augmentation), same teacher
+for seed in $EXTRA_SEEDS; do
+    train "student_s$seed" --stage student schedule.epochs="$EPOCHS" seed="$seed" \
+        data.seed="$seed"
+    MODELS+=(--model "student_baseline_s$seed=$OUT/student_s$seed/final")
+    for kd in $KD_VARIANTS; do
+        train "distill_${kd}_s$seed" --stage distill schedule.epochs="$EPOCHS" seed="$seed" \
+            data.seed="$seed" model.acclimated_checkpoint="$OUT/acclimate/final" \
+            distill.kd_loss="$kd"
+        MODELS+=(--model "distill_${kd}_s$seed=$OUT/distill_${kd}_s$seed/final")
+    done
 done
 
 # 3. evaluation of the final checkpoints (no model selection on any test set)
