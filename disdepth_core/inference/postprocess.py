@@ -18,15 +18,19 @@ Steps every engine shares around the network: input checks and metric post-proce
 numpy + OpenCV only (via :mod:`disdepth_core.transforms`).
 """
 
-from typing import Optional, Tuple
+import time
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import metric_scale
+from disdepth_core.inference.base import DepthResult
 from disdepth_core.modelspec import ModelSpec
 from disdepth_core.transforms import check_rgb
+from disdepth_core.transforms import Preprocessing
 from disdepth_core.transforms import resize_depth
+from disdepth_core.transforms import to_network_input
 
 
 def check_inputs(rgb: np.ndarray, intrinsics: CameraIntrinsics) -> Tuple[int, int]:
@@ -105,3 +109,33 @@ def first_map(array: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim == 3:
         return arr[0]
     raise ValueError(f'model output {name!r} has shape {arr.shape}, expected N x 1 x h x w')
+
+
+def predict_with(forward: Callable[[np.ndarray], Dict[str, np.ndarray]], rgb: np.ndarray,
+                 intrinsics: CameraIntrinsics, prep: Preprocessing, spec: ModelSpec,
+                 net_hw: Tuple[int, int]) -> DepthResult:
+    """
+    Run one prediction around an engine's network call: checks, preprocessing, metric depth.
+
+    :param forward: the engine's network call: 1 x 3 x H x W float32 -> outputs by name
+    :param rgb: H x W x 3 uint8 RGB
+    :param intrinsics: intrinsics of ``rgb``
+    :param prep: the model's preprocessing at the network size in use
+    :param spec: the model spec
+    :param net_hw: network input (height, width)
+    :return: depth (metres, NaN invalid) and confidence at H x W, with stage timings
+    """
+    t0 = time.perf_counter()
+    image_hw = check_inputs(rgb, intrinsics)
+    x = to_network_input(rgb, prep)
+    t1 = time.perf_counter()
+    out = forward(x)
+    t2 = time.perf_counter()
+    depth = metric_depth(first_map(out['depth'], 'depth'), spec, intrinsics, net_hw, image_hw)
+    conf = out.get('confidence')
+    confidence = confidence_map(None if conf is None else first_map(conf, 'confidence'),
+                                depth, image_hw)
+    t3 = time.perf_counter()
+    return DepthResult(depth, confidence, {'preprocess': (t1 - t0) * 1e3,
+                                           'infer': (t2 - t1) * 1e3,
+                                           'postprocess': (t3 - t2) * 1e3})

@@ -31,7 +31,6 @@ This module imports torch; the inference package only imports it when a torch es
 
 import logging
 from pathlib import Path
-import time
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -43,13 +42,9 @@ from disdepth_core.inference.base import DepthResult
 from disdepth_core.inference.base import EngineInfo
 from disdepth_core.inference.base import EngineUnavailableError
 from disdepth_core.inference.base import ModelLoadError
-from disdepth_core.inference.postprocess import check_inputs
-from disdepth_core.inference.postprocess import confidence_map
-from disdepth_core.inference.postprocess import first_map
-from disdepth_core.inference.postprocess import metric_depth
+from disdepth_core.inference.postprocess import predict_with
 from disdepth_core.modelspec import ModelSpec
 from disdepth_core.transforms import Preprocessing
-from disdepth_core.transforms import to_network_input
 
 LOG = logging.getLogger('disdepth')
 
@@ -201,18 +196,4 @@ class TorchEstimator:
         :param intrinsics: intrinsics of ``rgb``
         :return: depth (metres, NaN invalid) and confidence at H x W
         """
-        t0 = time.perf_counter()
-        image_hw = check_inputs(rgb, intrinsics)
-        x = to_network_input(rgb, self._prep)
-        t1 = time.perf_counter()
-        out = self.forward(x)
-        t2 = time.perf_counter()
-        depth = metric_depth(first_map(out['depth'], 'depth'), self.spec, intrinsics,
-                             self.net_hw, image_hw)
-        conf = out.get('confidence')
-        confidence = confidence_map(None if conf is None else first_map(conf, 'confidence'),
-                                    depth, image_hw)
-        t3 = time.perf_counter()
-        return DepthResult(depth, confidence, {'preprocess': (t1 - t0) * 1e3,
-                                               'infer': (t2 - t1) * 1e3,
-                                               'postprocess': (t3 - t2) * 1e3})
+        return predict_with(self.forward, rgb, intrinsics, self._prep, self.spec, self.net_hw)
