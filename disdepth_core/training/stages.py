@@ -99,15 +99,27 @@ class Task(nn.Module):
         """Return the modules that are optimised (for parameter groups), by name prefix."""
         return self.resume_modules()
 
+    def output_config(self) -> Any:
+        """Return the config (canonical_focal, min_depth, max_depth) of the trained depth."""
+        raise NotImplementedError
+
     @property
     def canonical_focal(self) -> float:
         """Canonical focal length of the trained network's depth."""
-        raise NotImplementedError
+        return float(self.output_config().canonical_focal)
 
     @property
     def depth_range(self) -> Tuple[float, float]:
         """(min_depth, max_depth) of the trained network."""
-        raise NotImplementedError
+        config = self.output_config()
+        return (float(config.min_depth), float(config.max_depth))
+
+    def supervised_forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+        """Supervised loss of :meth:`predictor` on a labelled batch."""
+        out = self.predictor()(batch['image'])
+        target, valid = self.targets(batch)
+        loss, parts = self.supervised(out, target, valid)
+        return {'loss': loss, **parts}
 
     # -- shared -----------------------------------------------------------------------------
     def targets(self, batch: Dict[str, Any]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -251,10 +263,7 @@ class TeacherTask(Task):
 
     def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
         """Supervised loss of the teacher."""
-        out = self.teacher(batch['image'])
-        target, valid = self.targets(batch)
-        loss, parts = self.supervised(out, target, valid)
-        return {'loss': loss, **parts}
+        return self.supervised_forward(batch)
 
     def predictor(self) -> nn.Module:
         """Return the teacher."""
@@ -269,15 +278,9 @@ class TeacherTask(Task):
         """Return the teacher."""
         return {'teacher': self.teacher}
 
-    @property
-    def canonical_focal(self) -> float:
-        """The teacher's canonical focal length."""
-        return float(self.teacher.config.canonical_focal)
-
-    @property
-    def depth_range(self) -> Tuple[float, float]:
-        """The teacher's depth range."""
-        return (float(self.teacher.config.min_depth), float(self.teacher.config.max_depth))
+    def output_config(self) -> Any:
+        """Return the teacher's config."""
+        return self.teacher.config
 
 
 class StudentTask(Task):
@@ -291,10 +294,7 @@ class StudentTask(Task):
 
     def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
         """Supervised loss of the student."""
-        out = self.student(batch['image'])
-        target, valid = self.targets(batch)
-        loss, parts = self.supervised(out, target, valid)
-        return {'loss': loss, **parts}
+        return self.supervised_forward(batch)
 
     def predictor(self) -> nn.Module:
         """Return the student."""
@@ -308,15 +308,9 @@ class StudentTask(Task):
         """Return the student."""
         return {'student': self.student}
 
-    @property
-    def canonical_focal(self) -> float:
-        """The student's canonical focal length."""
-        return float(self.student.config.canonical_focal)
-
-    @property
-    def depth_range(self) -> Tuple[float, float]:
-        """The student's depth range."""
-        return (float(self.student.config.min_depth), float(self.student.config.max_depth))
+    def output_config(self) -> Any:
+        """Return the student's config."""
+        return self.student.config
 
 
 class AcclimateTask(Task):
@@ -355,10 +349,7 @@ class AcclimateTask(Task):
 
     def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
         """Supervised loss of the ghost decoder's depth (gradients reach FAM and ghost only)."""
-        out = self.acclimated(batch['image'])
-        target, valid = self.targets(batch)
-        loss, parts = self.supervised(out, target, valid)
-        return {'loss': loss, **parts}
+        return self.supervised_forward(batch)
 
     def predictor(self) -> nn.Module:
         """Return the acclimated teacher."""
@@ -376,15 +367,9 @@ class AcclimateTask(Task):
         """Return the FAM and the ghost decoder."""
         return {'fam': self.acclimated.fam, 'ghost': self.acclimated.ghost}
 
-    @property
-    def canonical_focal(self) -> float:
-        """The ghost decoder's (= the student's) canonical focal length."""
-        return float(self.student_config.canonical_focal)
-
-    @property
-    def depth_range(self) -> Tuple[float, float]:
-        """The ghost decoder's depth range."""
-        return (float(self.student_config.min_depth), float(self.student_config.max_depth))
+    def output_config(self) -> Any:
+        """Return the ghost decoder's (= the student's) config."""
+        return self.student_config
 
 
 def _kd_attentive(s: List[int], t: List[int], d: DistillConfig) -> FeatureKDLoss:
@@ -513,15 +498,9 @@ class DistillTask(Task):
         if 'kd_scale' in state:
             self.kd_scale.copy_(state['kd_scale'])
 
-    @property
-    def canonical_focal(self) -> float:
-        """The student's canonical focal length."""
-        return float(self.student.config.canonical_focal)
-
-    @property
-    def depth_range(self) -> Tuple[float, float]:
-        """The student's depth range."""
-        return (float(self.student.config.min_depth), float(self.student.config.max_depth))
+    def output_config(self) -> Any:
+        """Return the student's config."""
+        return self.student.config
 
 
 # stage name -> Task class
