@@ -80,22 +80,32 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
     fp32_meta = {p.key: p.value for p in onnx.load(str(fp32_model)).metadata_props}
     assert meta[ONNX_METADATA_KEY] == fp32_meta[ONNX_METADATA_KEY]
     assert report['size_bytes'] < 0.5 * report['fp32_size_bytes']
-    # the bins head (logit layer, channel sums of probabilities) stays in float
+    # the bins head (logit layer, expected depth over the probabilities) stays in float
     float_nodes = json.loads(meta['disdepth.calibration'])['float_nodes']
-    assert sum('disdepth_channel_sum' in n for n in float_nodes) >= 2
     assert len(float_nodes) >= 3
     producer = {o: n for n in proto.graph.node for o in n.output}
-    float_convs = [n for n in proto.graph.node if n.name in float_nodes and n.op_type == 'Conv']
-    assert len(float_convs) >= 3
-    for node in float_convs:  # float weights, float output (no QuantizeLinear after it)
-        assert node.input[1] not in producer, node.name
+
+    def dequantized(name):
+        return name in producer and producer[name].op_type == 'DequantizeLinear'
+
+    float_linear = [n for n in proto.graph.node
+                    if n.name in float_nodes and n.op_type in ('Conv', 'MatMul', 'Gemm')]
+    assert len(float_linear) >= 2  # the logit layer and the expected depth
+    for node in float_linear:  # float weights, float output (no QuantizeLinear after it)
+        assert not dequantized(node.input[1]), node.name
         assert not any(c.op_type == 'QuantizeLinear' for c in proto.graph.node
                        if node.output[0] in c.input), node.name
-    assert not any(n.op_type in ('Softmax', 'Exp', 'Log') and n.name not in float_nodes
+    assert not any(n.op_type in ('Exp', 'Log') and n.name not in float_nodes
                    for n in proto.graph.node)
+    softmax = [n for n in proto.graph.node if n.op_type == 'Softmax']
+    assert softmax
+    for node in softmax:  # float logits in, float probabilities out
+        assert not dequantized(node.input[0]), node.name
+        assert not any(c.op_type == 'QuantizeLinear' for c in proto.graph.node
+                       if node.output[0] in c.input), node.name
     # the bin-width MLP (vectors, not feature maps) sets every pixel's scale: float too
     gemms = [n for n in proto.graph.node if n.op_type in ('Gemm', 'MatMul')]
-    assert gemms and all(n.name in float_nodes and n.input[1] not in producer for n in gemms)
+    assert gemms and all(n.name in float_nodes and not dequantized(n.input[1]) for n in gemms)
     est = create_estimator(out)
     assert est.info.precision == 'int8'
     # drift on held-out frames (not the calibration ones)

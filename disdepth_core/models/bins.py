@@ -28,14 +28,17 @@ depth is the probability-weighted sum of the centres.
   ``min_depth``, last edge clamped to ``max_depth``); centres = edge midpoints.  Hence widths
   are positive, centres strictly increasing and inside the range.
 * Probabilities: 1x1 conv + softmax over bins; ``depth = sum_i p_i c_i`` (a convex combination
-  of centres, so inside the range).  Bins, probabilities, depth and confidence are computed in
-  float32 even under autocast.
+  of centres, so inside the range).  The head computes channels-last (B x h x w x N: 1x1 conv
+  as a GEMM, softmax, expected depth as a batched matmul with the centres, entropy over the
+  last axis); ``probs`` is returned as a B x N x h x w view of that tensor.  Bins,
+  probabilities, depth and confidence are computed in float32 even under autocast.
 * Confidence (published by the node, gates the point cloud), ``confidence=``:
   ``'entropy'`` (default): ``1 - H(p) / log N`` (1 = all mass in one bin, 0 = uniform);
   ``'window'``: probability mass of bins whose centre is within ``confidence_window * depth``
   of the predicted depth.  Both are in [0, 1].
 """
 
+import contextlib
 import math
 from typing import Sequence
 
@@ -145,10 +148,31 @@ class BinsHead(nn.Module):
         y = self.width_mlp(pooled_src.mean(dim=(2, 3))).float()
         edges = bins_from_logits(y, self.min_depth, self.max_depth, self.eps)
         centers = 0.5 * (edges[:, :-1] + edges[:, 1:])
-        probs = torch.softmax(self.prob(pixel).float(), dim=1)
-        depth = (probs * centers[:, :, None, None]).sum(dim=1, keepdim=True)
-        conf = confidence_from_probs(probs, centers, depth, self.confidence_mode,
-                                     self.confidence_window)
+        # channels-last head: the 1x1 convolution runs as a GEMM on B x h x w x C' (transposing
+        # the C' input channels is cheaper than transposing the N bin logits), and the softmax,
+        # the expected depth (a batched matmul with the centres) and the entropy all reduce
+        # over the contiguous last axis
+        pixel_last = pixel.permute(0, 2, 3, 1)
+        # matmul first, bias second: INT8 export walks back from the softmax to this layer
+        weight = self.prob.weight.flatten(1).t()
+        logits = (torch.matmul(pixel_last, weight) + self.prob.bias).float()
+        p_last = torch.softmax(logits, dim=-1)
+        # autocast would run the matmul in reduced precision ('meta' has no autocast)
+        device = p_last.device.type
+        amp = device in ('cpu', 'cuda') and torch.is_autocast_enabled(device)
+        with torch.autocast(device, enabled=False) if amp else contextlib.nullcontext():
+            depth_last = torch.matmul(p_last, centers[:, None, :, None])  # B x h x w x 1
+        depth = depth_last.permute(0, 3, 1, 2)
+        if self.confidence_mode == 'entropy':
+            ent = -(p_last * torch.log(p_last.clamp_min(1e-12))).sum(dim=-1, keepdim=True)
+            conf = (1.0 - ent / math.log(self.n_bins)).clamp(0.0, 1.0).permute(0, 3, 1, 2)
+        else:
+            near = ((centers[:, None, None, :] - depth_last).abs()
+                    <= self.confidence_window * depth_last)
+            conf = (p_last * near.to(p_last.dtype)).sum(dim=-1, keepdim=True)
+            conf = conf.clamp(0.0, 1.0).permute(0, 3, 1, 2)
+        # B x N x h x w view of the channels-last probabilities (no copy)
+        probs = p_last.permute(0, 3, 1, 2)
         return DepthOutput(depth=depth, bin_centers=centers, bin_edges=edges, probs=probs,
                            confidence=conf)
 
