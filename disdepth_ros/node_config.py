@@ -320,8 +320,11 @@ def gate_depth(depth: np.ndarray, confidence: np.ndarray, min_depth: float, max_
     :return: H x W float32 copy with NaN where invalid
     """
     d = np.asarray(depth, dtype=np.float32)
+    # Compare in float32: the model clips depth to float32(min_depth), which can lie just below
+    # the float64 bound (float32(0.7) < 0.7), and a clipped pixel must stay valid.
+    lo, hi = np.float32(min_depth), np.float32(max_depth)
     with np.errstate(invalid='ignore'):
-        valid = np.isfinite(d) & (d >= min_depth) & (d <= max_depth)
+        valid = np.isfinite(d) & (d >= lo) & (d <= hi)
         if min_confidence > 0.0:
             valid &= np.asarray(confidence) >= min_confidence
     return np.where(valid, d, np.float32(np.nan)).astype(np.float32, copy=False)

@@ -105,6 +105,16 @@ def test_gate_depth():
     assert out.dtype == np.float32 and depth[0, 0] == np.float32(0.05)   # input untouched
 
 
+def test_gate_depth_keeps_values_clipped_to_the_float32_bounds():
+    # float32(0.7) < 0.7 and float32(0.3) > 0.3: a depth clipped to the range in float32 must
+    # stay valid whatever float type the bounds come in.
+    lo, hi = np.float64(0.7), np.float64(0.3) + 9.0
+    depth = np.array([[lo, hi, 0.69]], np.float32)
+    assert depth[0, 0] < lo
+    out = gate_depth(depth, np.ones_like(depth), lo, hi)
+    assert out[0, 0] == np.float32(0.7) and out[0, 1] == np.float32(hi) and np.isnan(out[0, 2])
+
+
 def test_matcher_exact_and_either_order():
     m = StampMatcher(tolerance_ns=5 * MS, queue_size=4)
     assert m.add_info('info1', 100 * MS).matched == []
