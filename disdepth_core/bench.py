@@ -15,7 +15,8 @@
 """
 ``disdepth bench``: latency, throughput, FLOPs and accuracy trade-offs of engines x models x sizes.
 
-For every model (students by backbone, optionally the teacher; random weights are fine for speed)
+For every model (students by backbone, optionally teachers of one or more preset sizes,
+``--teacher vit-s,vit-l``; random weights are fine for speed)
 and every camera size, the model is exported to ONNX (and quantised to INT8 when asked), then each
 engine runs ``predict()`` on a frame of that size: ``--warmup`` untimed frames, then ``--iters``
 timed ones.  Reported per row: p50 / p95 end-to-end latency (pre-processing, network,
@@ -25,8 +26,8 @@ size) and the achieved GFLOP/s as a share of the machine's **peak reference**: t
 GFLOP/s of a 1024 x 1024 ``torch.matmul`` with the same thread count, measured at start.
 
 Ratios are computed inside one run, side by side: ``x torch`` (torch eager p50 / this p50),
-``x fp32`` (INT8 rows: fp32 ONNX Runtime p50 / INT8 p50), ``x teacher`` (teacher p50 / student
-p50, same engine and size).
+``x fp32`` (INT8 rows: fp32 ONNX Runtime p50 / INT8 p50), ``x teacher`` (first teacher's p50 /
+student p50, same engine and size; every teacher's ratio is in the record's ``vs_teachers``).
 
 Camera sizes need not be multiples of 32: the network runs at the nearest multiple-of-32 size
 with the same long side (``transforms.fit_network_size``; 240x320 -> 256x320).
@@ -153,12 +154,21 @@ class ModelCase:
     notes: Dict[str, Any] = field(default_factory=dict)
 
 
+TEACHER_PREFIX = 'teacher-'
+
+
+def teacher_case_name(preset: str) -> str:
+    """Row name of a teacher preset (``'vit-l'`` -> ``'teacher-vit-l'``)."""
+    return TEACHER_PREFIX + preset
+
+
 def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False,
                n_bins: Optional[int] = None) -> ModelCase:
     """
-    Build a random-weight student (``name`` = backbone) or the teacher (``name`` = 'teacher').
+    Build a random-weight student (``name`` = backbone) or a teacher (``teacher-<preset>``).
 
-    :param name: backbone name or 'teacher'
+    :param name: backbone name, ``'teacher'`` (the default size) or ``'teacher-<preset>'``
+        (a key of ``TEACHER_PRESETS``)
     :param net_hw: network (height, width)
     :param tiny: test-sized heads and teacher (smoke runs)
     :param n_bins: number of depth bins of the students (None: the StudentConfig default)
@@ -172,8 +182,10 @@ def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False,
     from disdepth_core.models import StudentConfig
     from disdepth_core.models import TeacherConfig
     torch.manual_seed(0)
-    if name == 'teacher':
-        cfg: Any = TeacherConfig.tiny() if tiny else TeacherConfig()
+    if name == 'teacher' or name.startswith(TEACHER_PREFIX):
+        preset = name[len(TEACHER_PREFIX):] if name != 'teacher' else 'vit-s'
+        cfg: Any = TeacherConfig.from_preset(preset)
+        cfg = TeacherConfig.tiny() if tiny else cfg
         module = build_teacher(cfg)
         kind, backbone = 'teacher', 'vit'
     else:
@@ -366,7 +378,13 @@ def run_bench(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str,
     unknown = [e for e in engines if e not in BENCH_ENGINES]
     if unknown:
         raise ValueError(f'unknown engine(s) {unknown}; choose from {", ".join(BENCH_ENGINES)}')
-    names = _split(args.backbones) + (['teacher'] if args.teacher else [])
+    from disdepth_core.models.teacher import TEACHER_PRESETS
+    bad = [t for t in _split(args.teacher or '') if t not in TEACHER_PRESETS]
+    if bad:
+        raise ValueError(f'unknown teacher preset(s) {bad}; choose from '
+                         f'{", ".join(TEACHER_PRESETS)}')
+    teachers = [teacher_case_name(t) for t in _split(args.teacher or '')]
+    names = _split(args.backbones) + teachers
     sizes = parse_sizes(args.sizes)
     info: Dict[str, Any] = {
         'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
@@ -467,10 +485,12 @@ def add_ratios(records: List[Dict[str, Any]]) -> None:
     """
     Add ``vs_torch``, ``vs_fp32`` and ``vs_teacher`` speed-up ratios (p50 based), in place.
 
-    Rows are matched on (model, height, width) and, for ``vs_teacher``, the engine.
+    Rows are matched on (model, height, width) and, for the teacher ratios, the engine.
+    ``vs_teachers`` maps every teacher to its ratio; ``vs_teacher`` is the first teacher's.
     """
     timed = [r for r in records if r.get('kind') != 'accuracy']
     index = {(r['model'], r['height'], r['width'], r['engine']): r for r in timed}
+    teachers = list(dict.fromkeys(r['model'] for r in timed if r.get('kind') == 'teacher'))
     for r in timed:
         key = (r['model'], r['height'], r['width'])
         torch_row = index.get(key + ('torch',))
@@ -479,9 +499,14 @@ def add_ratios(records: List[Dict[str, Any]]) -> None:
         fp32 = index.get(key + ('onnxruntime',))
         if fp32 is not None and r['engine'] == 'onnxruntime-int8':
             r['vs_fp32'] = fp32['p50_ms'] / r['p50_ms']
-        teacher = index.get(('teacher', r['height'], r['width'], r['engine']))
-        if teacher is not None and r['kind'] == 'student':
-            r['vs_teacher'] = teacher['p50_ms'] / r['p50_ms']
+        if r['kind'] != 'student':
+            continue
+        for name in teachers:
+            teacher = index.get((name, r['height'], r['width'], r['engine']))
+            if teacher is not None:
+                ratios = r.setdefault('vs_teachers', {})
+                ratios[name] = teacher['p50_ms'] / r['p50_ms']
+                r.setdefault('vs_teacher', ratios[name])
 
 
 # --------------------------------------------------------------------------- reports
@@ -569,10 +594,11 @@ def target_lines(records: List[Dict[str, Any]]) -> List[str]:
             out.append(f'INT8 vs fp32 ORT, {r["model"]} {r["height"]}x{r["width"]}: '
                        f'{r["vs_fp32"]:.2f}x (target 2x: {verdict(r["vs_fp32"], 2.0)})')
     for r in timed:
-        if 'vs_teacher' in r and r['engine'] in ('torch', 'onnxruntime'):
-            out.append(f'student vs teacher, {r["model"]} {r["height"]}x{r["width"]} '
-                       f'{r["engine"]}: {r["vs_teacher"]:.1f}x (target 8x: '
-                       f'{verdict(r["vs_teacher"], 8.0)})')
+        if r['engine'] not in ('torch', 'onnxruntime'):
+            continue
+        for name, ratio in r.get('vs_teachers', {}).items():
+            out.append(f'student vs {name}, {r["model"]} {r["height"]}x{r["width"]} '
+                       f'{r["engine"]}: {ratio:.1f}x (target 8x: {verdict(ratio, 8.0)})')
     for r in records:
         if r.get('kind') == 'accuracy' and 'delta1_change' in r:
             ok = abs(r['delta1_change']) <= 0.01
@@ -612,7 +638,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f'(default {DEFAULT_ENGINES})')
     parser.add_argument('--backbones', default=DEFAULT_BACKBONES,
                         help=f'student backbones (default {DEFAULT_BACKBONES})')
-    parser.add_argument('--teacher', action='store_true', help='also benchmark the ViT teacher')
+    parser.add_argument('--teacher', nargs='?', const='vit-s', default=None,
+                        metavar='PRESETS',
+                        help='also benchmark built-in ViT teachers: comma-separated preset '
+                             'sizes, e.g. vit-s,vit-b,vit-l (no value: vit-s, the default '
+                             'TeacherConfig); the "x teacher" column uses the first')
     parser.add_argument('--sizes', default=DEFAULT_SIZES,
                         help=f'camera sizes HxW (default {DEFAULT_SIZES})')
     parser.add_argument('--warmup', type=int, default=3, help='untimed frames per row')

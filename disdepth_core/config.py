@@ -86,12 +86,21 @@ def from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = '') -> 
     Build dataclass ``cls`` from a (possibly nested, possibly partial) dict.
 
     :param cls: a dataclass type
-    :param data: values; missing keys take the dataclass defaults
+    :param data: values; missing keys take the dataclass defaults; for a dataclass with a
+        ``PRESETS`` table, ``preset: NAME`` fills the named values first
     :param where: prefix for error messages
     :return: the instance
     :raises ConfigError: on unknown keys or values of the wrong type
     """
     data = dict(data or {})
+    presets = getattr(cls, 'PRESETS', None)
+    if isinstance(presets, dict) and 'preset' in data:
+        # a named size, e.g. ``teacher: {preset: vit-l}``; explicit keys override it
+        name = data.pop('preset')
+        if name not in presets:
+            raise ConfigError(f'{where or cls.__name__}.preset: unknown preset {name!r} '
+                              f'(valid: {", ".join(presets)})')
+        data = {**presets[name], **data}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)

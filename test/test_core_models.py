@@ -29,6 +29,7 @@ from disdepth_core.models.backbones import create_backbone
 from disdepth_core.models.backbones import timm_to_torchvision
 from disdepth_core.models.bins import bins_from_logits
 from disdepth_core.models.bins import confidence_from_probs
+from disdepth_core.models.bins import entropy_from_logits
 from disdepth_core.models.decoder import Decoder
 from disdepth_core.models.lgconv import apply_lgconv
 from disdepth_core.models.lgconv import iter_lgconvs
@@ -314,6 +315,24 @@ def test_confidence_modes():
         confidence_from_probs(uniform, centers, d_uni, 'vibes')
     assert math.isclose(float(confidence_from_probs(uniform, centers, d_uni).max()), 0.0,
                         abs_tol=1e-6)
+
+
+def test_entropy_from_logits_matches_the_definition():
+    torch.manual_seed(0)
+    # flat, moderate and strongly peaked logits, incl. probabilities that underflow to 0
+    logits = torch.randn(3, 5, 7, 256) * torch.tensor([0.01, 3.0, 60.0])[:, None, None, None]
+    probs = torch.softmax(logits, dim=-1)
+    direct = -(probs * torch.log(probs.clamp_min(1e-30))).sum(dim=-1, keepdim=True)
+    fast = entropy_from_logits(logits, probs)
+    assert fast.shape == direct.shape
+    assert torch.allclose(fast, direct, atol=2e-5)
+    assert float(fast[0].min()) > 0.99 * math.log(256) and float(fast[2].max()) < 1.0
+    # and the head's confidence is 1 - H / log N of its own probabilities
+    model = build_student(StudentConfig(**TINY)).eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 64, 64))
+    expected = confidence_from_probs(out.probs, out.bin_centers, out.depth)
+    assert torch.allclose(out.confidence, expected, atol=1e-5)
 
 
 def test_student_config_canonical_focal_is_carried():

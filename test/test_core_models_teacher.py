@@ -17,6 +17,9 @@
 import pytest
 import torch
 
+from disdepth_core.config import ConfigError
+from disdepth_core.config import from_dict
+from disdepth_core.flops import count_flops
 from disdepth_core.flops import count_params
 from disdepth_core.flops import lgconv_overhead
 from disdepth_core.flops import measure
@@ -87,6 +90,31 @@ def test_default_teacher_is_at_least_8x_the_mobilenetv2_student():
     assert pt > 5 * ps
     tiny = build_teacher(TeacherConfig.tiny())
     assert count_params(tiny) < 0.1 * pt
+
+
+def test_teacher_presets_grow_and_load_from_config():
+    sizes = []
+    for name in ('vit-s', 'vit-b', 'vit-l'):
+        cfg = TeacherConfig.from_preset(name)
+        sizes.append(measure(lambda: build_teacher(cfg), (256, 320)))
+    assert TeacherConfig.from_preset('vit-s') == TeacherConfig()
+    assert sizes[0][0] < sizes[1][0] < sizes[2][0] and sizes[0][1] < sizes[1][1] < sizes[2][1]
+    cfg = from_dict(TeacherConfig, {'preset': 'vit-l', 'n_bins': 64}, 'model.teacher')
+    assert (cfg.embed_dim, cfg.depth, cfg.n_bins) == (1024, 24, 64)
+    assert TeacherConfig.from_preset('vit-b', depth=6).depth == 6
+    with pytest.raises(ConfigError, match='model.teacher.preset.*vit-xl'):
+        from_dict(TeacherConfig, {'preset': 'vit-xl'}, 'model.teacher')
+    with pytest.raises(ValueError, match='vit-xl'):
+        TeacherConfig.from_preset('vit-xl')
+
+
+def test_flop_count_includes_attention_on_every_device():
+    cfg = TeacherConfig.tiny()
+    params, on_meta = measure(lambda: build_teacher(cfg), (64, 96))
+    torch.manual_seed(0)
+    on_cpu = count_flops(build_teacher(cfg), (64, 96))
+    # the meta device runs attention as plain matmuls; the fused CPU kernel must count the same
+    assert on_cpu == on_meta and params > 0
 
 
 def test_lgconv_overhead_report():

@@ -25,6 +25,7 @@ from disdepth_core.bench import add_ratios
 from disdepth_core.bench import MARK_BEGIN
 from disdepth_core.bench import MARK_END
 from disdepth_core.bench import parse_sizes
+from disdepth_core.bench import target_lines
 from disdepth_core.inference.toymodel import TOY_GAIN
 from disdepth_core.inference.toymodel import TOY_OFFSET
 from disdepth_core.inference.toymodel import write_toy_onnx
@@ -81,8 +82,9 @@ def test_bench_end_to_end(tmp_path) -> None:
     assert int8['precision'] == 'int8'
     assert int8['vs_fp32'] == pytest.approx(ort['p50_ms'] / int8['p50_ms'])
     assert 0.9 <= int8['int8_vs_fp32_delta1'] <= 1.0
-    teacher = by[('teacher', 'torch')]
+    teacher = by[('teacher-vit-s', 'torch')]
     assert torch_row['vs_teacher'] == pytest.approx(teacher['p50_ms'] / torch_row['p50_ms'])
+    assert torch_row['vs_teachers'] == {'teacher-vit-s': torch_row['vs_teacher']}
     assert 'vs_teacher' not in teacher
     acc = [r for r in records if r.get('kind') == 'accuracy']
     assert [r['engine'] for r in acc] == ['onnxruntime', 'onnxruntime-int8']
@@ -100,14 +102,26 @@ def test_bench_end_to_end(tmp_path) -> None:
 def test_ratios_and_sizes() -> None:
     rows = [{'model': 'm', 'kind': 'student', 'height': 1, 'width': 2, 'engine': e, 'p50_ms': p}
             for e, p in (('torch', 30.0), ('onnxruntime', 10.0), ('onnxruntime-int8', 5.0))]
-    rows.append({'model': 'teacher', 'kind': 'teacher', 'height': 1, 'width': 2,
-                 'engine': 'onnxruntime', 'p50_ms': 100.0})
+    for name, p50 in (('teacher-vit-s', 100.0), ('teacher-vit-l', 400.0)):
+        rows.append({'model': name, 'kind': 'teacher', 'height': 1, 'width': 2,
+                     'engine': 'onnxruntime', 'p50_ms': p50})
     add_ratios(rows)
     assert rows[1]['vs_torch'] == 3.0 and rows[2]['vs_fp32'] == 2.0
     assert rows[1]['vs_teacher'] == 10.0 and 'vs_teacher' not in rows[0]
+    assert rows[1]['vs_teachers'] == {'teacher-vit-s': 10.0, 'teacher-vit-l': 40.0}
+    lines = [t for t in target_lines(rows) if 'student vs' in t]
+    assert lines == ['student vs teacher-vit-s, m 1x2 onnxruntime: 10.0x (target 8x: met)',
+                     'student vs teacher-vit-l, m 1x2 onnxruntime: 40.0x (target 8x: met)']
     assert parse_sizes('240x320, 480X640') == [(240, 320), (480, 640)]
     with pytest.raises(ValueError, match='480x640'):
         parse_sizes('480*640')
+
+
+def test_unknown_teacher_preset_is_a_clear_error(capsys) -> None:
+    assert main(['bench', '--teacher', 'vit-s,swin-l', '--backbones', 'mobilenetv2',
+                 '--sizes', '64x64', '--iters', '1']) == 2
+    err = capsys.readouterr().err
+    assert 'swin-l' in err and 'vit-l' in err
 
 
 def test_bad_engine_is_a_clear_error(capsys) -> None:

@@ -30,8 +30,9 @@ depth is the probability-weighted sum of the centres.
 * Probabilities: 1x1 conv + softmax over bins; ``depth = sum_i p_i c_i`` (a convex combination
   of centres, so inside the range).  The head computes channels-last (B x h x w x N: 1x1 conv
   as a GEMM, softmax, expected depth as a batched matmul with the centres, entropy over the
-  last axis); ``probs`` is returned as a B x N x h x w view of that tensor.  Bins,
-  probabilities, depth and confidence are computed in float32 even under autocast.
+  last axis from the logits, :func:`entropy_from_logits`); ``probs`` is returned as a
+  B x N x h x w view of that tensor.  Bins, probabilities, depth and confidence are computed in
+  float32 even under autocast.
 * Confidence (published by the node, gates the point cloud), ``confidence=``:
   ``'entropy'`` (default): ``1 - H(p) / log N`` (1 = all mass in one bin, 0 = uniform);
   ``'window'``: probability mass of bins whose centre is within ``confidence_window * depth``
@@ -72,6 +73,26 @@ def bins_from_logits(y: torch.Tensor, min_depth: float, max_depth: float,
     edges = torch.cat([torch.full_like(edges[:, :1], min_depth), edges.clamp(max=max_depth)],
                       dim=1)
     return edges
+
+
+def entropy_from_logits(logits: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """
+    Entropy of ``softmax(logits)`` over the last axis, without a logarithm per bin.
+
+    With ``p = softmax(z)``, ``log p_i = z_i - lse(z)``, so ``H = lse(z) - sum_i p_i z_i``; and
+    ``lse(z) = max z - log(max p)`` (the largest logit has the largest probability, and
+    ``max p >= 1 / N`` keeps that logarithm well conditioned).  Two max reductions and one
+    weighted sum replace the clamp, the logarithm and the product of ``-sum p log p`` over all
+    N bins: the entropy was the costliest part of the head on CPUs.
+
+    :param logits: ... x N
+    :param probs: ``softmax(logits, dim=-1)``
+    :return: ... x 1, in [0, log N] up to rounding
+    """
+    z_max = logits.amax(dim=-1, keepdim=True)
+    p_max = probs.amax(dim=-1, keepdim=True)
+    expected_z = (probs * logits).sum(dim=-1, keepdim=True)
+    return (z_max - expected_z - torch.log(p_max)).clamp_min(0.0)
 
 
 def confidence_from_probs(probs: torch.Tensor, centers: torch.Tensor, depth: torch.Tensor,
@@ -164,7 +185,7 @@ class BinsHead(nn.Module):
             depth_last = torch.matmul(p_last, centers[:, None, :, None])  # B x h x w x 1
         depth = depth_last.permute(0, 3, 1, 2)
         if self.confidence_mode == 'entropy':
-            ent = -(p_last * torch.log(p_last.clamp_min(1e-12))).sum(dim=-1, keepdim=True)
+            ent = entropy_from_logits(logits, p_last)
             conf = (1.0 - ent / math.log(self.n_bins)).clamp(0.0, 1.0).permute(0, 3, 1, 2)
         else:
             near = ((centers[:, None, None, :] - depth_last).abs()

@@ -25,7 +25,11 @@ is unknown.  Two kinds, chosen by ``TeacherConfig.kind`` through :data:`TEACHERS
   adaptive-bins head (:class:`~disdepth_core.models.bins.DepthHead`) produces depth at half
   resolution, with wider channels.  The default size (ViT-S/16-like: 384 wide, 12 blocks,
   6 heads, decoder width 512) costs well over 8x the MobileNetV2 student's FLOPs at 480x640
-  (docs/models.md); ``TeacherConfig.tiny()`` is a test-sized version.
+  (docs/models.md); ``TeacherConfig.tiny()`` is a test-sized version.  Named sizes,
+  :data:`TEACHER_PRESETS` (``TeacherConfig.from_preset('vit-l')``, or ``preset: vit-l`` in a
+  YAML config): ``vit-s`` (the default), ``vit-b`` (768 wide, 12 blocks) and ``vit-l``
+  (1024 wide, 24 blocks, DPT-Large's reassembly widths): the scale of the paper's
+  transformer teachers, for distillation on a GPU and for speed comparisons.
 * ``'hf'``: any Hugging Face ``transformers`` depth-estimation model in a local directory
   (:mod:`disdepth_core.models.hf_teacher`).
 
@@ -38,7 +42,9 @@ stage that trains the teacher itself.
 
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import Any
 from typing import Callable
+from typing import ClassVar
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -58,6 +64,14 @@ from disdepth_core.transforms import IMAGENET_MEAN
 from disdepth_core.transforms import IMAGENET_STD
 
 TEACHER_KINDS = ('vit', 'hf')
+
+# Named sizes of the built-in ViT teacher (field overrides of TeacherConfig; 'vit-s' = defaults).
+TEACHER_PRESETS: Dict[str, Dict[str, Any]] = {
+    'vit-s': {},
+    'vit-b': {'embed_dim': 768, 'depth': 12, 'num_heads': 12},
+    'vit-l': {'embed_dim': 1024, 'depth': 24, 'num_heads': 16,
+              'reassemble_channels': (256, 512, 1024, 1024)},
+}
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,8 @@ class TeacherConfig:
     hf_depth_scale: float = 1.0
     hf_input_size: Optional[Tuple[int, int]] = None
 
+    PRESETS: ClassVar[Dict[str, Dict[str, Any]]] = TEACHER_PRESETS
+
     def __post_init__(self) -> None:
         """Validate the values, naming the offending field."""
         if self.kind not in TEACHER_KINDS:
@@ -138,6 +154,19 @@ class TeacherConfig:
                    reassemble_channels=(8, 16, 24, 32), decoder_width=32, decoder_min_width=8,
                    bins_hidden=32)
         return replace(base, **overrides)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> 'TeacherConfig':
+        """
+        Return the configuration of a named teacher size, with field overrides.
+
+        :param name: a key of :data:`TEACHER_PRESETS`
+        :raises ValueError: for an unknown name, listing the known ones
+        """
+        if name not in cls.PRESETS:
+            raise ValueError(f'unknown teacher preset {name!r}; choose from '
+                             f'{", ".join(cls.PRESETS)}')
+        return cls(**{**cls.PRESETS[name], **overrides})
 
 
 class _Block(nn.Module):
