@@ -51,6 +51,7 @@ from disdepth_core.models.lgconv import LGCONV_MODES
 from disdepth_core.models.student import build_student
 from disdepth_core.models.student import StudentConfig
 from disdepth_core.models.teacher import build_teacher
+from disdepth_core.models.teacher import TEACHER_PRESETS
 from disdepth_core.models.teacher import TeacherConfig
 
 DEFAULT_HW = (480, 640)
@@ -153,13 +154,13 @@ def lgconv_overhead(backbone: str, mode: str = 'dense', input_hw: Tuple[int, int
 
 def cost_table(input_hw: Tuple[int, int] = DEFAULT_HW,
                backbones: Sequence[str] = tuple(BACKBONES),
-               teacher: Optional[TeacherConfig] = None) -> List[Dict[str, Any]]:
+               teachers: Optional[Dict[str, TeacherConfig]] = None) -> List[Dict[str, Any]]:
     """
-    Params and FLOPs of every student backbone x LG-Conv mode, and of the default teacher.
+    Params and FLOPs of every student backbone x LG-Conv mode, and of the teachers.
 
     :param input_hw: (H, W)
     :param backbones: backbones to include
-    :param teacher: teacher config (default ``TeacherConfig()``)
+    :param teachers: label -> teacher config (default: every ``TEACHER_PRESETS`` size)
     :return: rows with ``model``, ``lgconv``, ``params``, ``flops``
     """
     rows = []
@@ -168,10 +169,12 @@ def cost_table(input_hw: Tuple[int, int] = DEFAULT_HW,
             cfg = StudentConfig(backbone=name, lgconv=mode)
             p, f = measure(lambda: build_student(cfg), input_hw)
             rows.append({'model': f'student {name}', 'lgconv': mode, 'params': p, 'flops': f})
-    tcfg = teacher or TeacherConfig()
-    p, f = measure(lambda: build_teacher(tcfg), input_hw)
-    rows.append({'model': f'teacher vit (d={tcfg.embed_dim}, L={tcfg.depth})', 'lgconv': '-',
-                 'params': p, 'flops': f})
+    if teachers is None:
+        teachers = {name: TeacherConfig.from_preset(name) for name in TEACHER_PRESETS}
+    for label, tcfg in teachers.items():
+        p, f = measure(lambda: build_teacher(tcfg), input_hw)
+        rows.append({'model': f'teacher {label} (d={tcfg.embed_dim}, L={tcfg.depth})',
+                     'lgconv': '-', 'params': p, 'flops': f})
     return rows
 
 

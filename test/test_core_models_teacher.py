@@ -19,6 +19,7 @@ import torch
 
 from disdepth_core.config import ConfigError
 from disdepth_core.config import from_dict
+from disdepth_core.config import load_config
 from disdepth_core.flops import count_flops
 from disdepth_core.flops import count_params
 from disdepth_core.flops import lgconv_overhead
@@ -34,6 +35,7 @@ from disdepth_core.models import GhostDecoder
 from disdepth_core.models import StudentConfig
 from disdepth_core.models import TeacherConfig
 from disdepth_core.models.fam import nearest_levels
+from disdepth_core.training.config import TrainConfig
 
 torch.set_num_threads(1)
 
@@ -102,6 +104,8 @@ def test_teacher_presets_grow_and_load_from_config():
     cfg = from_dict(TeacherConfig, {'preset': 'vit-l', 'n_bins': 64}, 'model.teacher')
     assert (cfg.embed_dim, cfg.depth, cfg.n_bins) == (1024, 24, 64)
     assert TeacherConfig.from_preset('vit-b', depth=6).depth == 6
+    train = load_config(TrainConfig, None, ['model.teacher.preset=vit-b', 'model.teacher.depth=6'])
+    assert (train.model.teacher.embed_dim, train.model.teacher.depth) == (768, 6)
     with pytest.raises(ConfigError, match='model.teacher.preset.*vit-xl'):
         from_dict(TeacherConfig, {'preset': 'vit-xl'}, 'model.teacher')
     with pytest.raises(ValueError, match='vit-xl'):
