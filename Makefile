@@ -33,8 +33,13 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m pytest test -m linter
 
+# The committed benchmark: three students, the default and the ViT-L-sized teacher, torch / ONNX
+# Runtime / INT8 (calibrated on the real frames when ../shared/data/real is there).
+BENCH_ARGS ?= --teacher vit-s,vit-l --warmup 3 --iters 10
+BENCH_CALIB := $(wildcard ../shared/data/real)
 bench: $(STAMP)
-	$(VENV)/bin/disdepth bench --markdown docs/benchmarks.md --json docs/benchmarks.json
+	$(VENV)/bin/disdepth bench $(BENCH_ARGS) $(if $(BENCH_CALIB),--calib $(BENCH_CALIB)) \
+		--markdown docs/benchmarks.md --json docs/benchmarks.json
 
 clean-venv:
 	rm -rf $(VENV)

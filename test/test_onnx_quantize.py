@@ -27,6 +27,7 @@ from disdepth_core.export import export_onnx
 from disdepth_core.inference import create_estimator
 from disdepth_core.inference.quantize import calibration_images
 from disdepth_core.inference.quantize import depth_agreement
+from disdepth_core.inference.quantize import logits_nodes
 from disdepth_core.inference.quantize import quantize_int8
 from disdepth_core.inference.toymodel import write_toy_onnx
 from disdepth_core.models import build_student
@@ -80,7 +81,8 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
     fp32_meta = {p.key: p.value for p in onnx.load(str(fp32_model)).metadata_props}
     assert meta[ONNX_METADATA_KEY] == fp32_meta[ONNX_METADATA_KEY]
     assert report['size_bytes'] < 0.5 * report['fp32_size_bytes']
-    # the bins head (logit layer, expected depth over the probabilities) stays in float
+    # the bins head (softmax, expected depth, entropy) stays in float; the logit layer runs
+    # with int8 inputs and weights but a float output
     float_nodes = json.loads(meta['disdepth.calibration'])['float_nodes']
     assert len(float_nodes) >= 3
     producer = {o: n for n in proto.graph.node for o in n.output}
@@ -88,23 +90,29 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
     def dequantized(name):
         return name in producer and producer[name].op_type == 'DequantizeLinear'
 
+    def requantized(node):
+        return any(c.op_type == 'QuantizeLinear' for c in proto.graph.node
+                   if node.output[0] in c.input)
+
+    logits = logits_nodes(proto)
+    assert len(logits) == 1 and logits[0] not in float_nodes
     float_linear = [n for n in proto.graph.node
                     if n.name in float_nodes and n.op_type in ('Conv', 'MatMul', 'Gemm')]
-    assert len(float_linear) >= 2  # the logit layer and the expected depth
+    assert float_linear  # the expected depth (probabilities x centres), the width MLP
     for node in float_linear:  # float weights, float output (no QuantizeLinear after it)
-        assert not dequantized(node.input[1]), node.name
-        assert not any(c.op_type == 'QuantizeLinear' for c in proto.graph.node
-                       if node.output[0] in c.input), node.name
+        assert not dequantized(node.input[1]) and not requantized(node), node.name
+    logit_layer = next(n for n in proto.graph.node if n.name == logits[0])
+    assert dequantized(logit_layer.input[0]) and dequantized(logit_layer.input[1])
+    assert not requantized(logit_layer)
     assert not any(n.op_type in ('Exp', 'Log') and n.name not in float_nodes
                    for n in proto.graph.node)
     softmax = [n for n in proto.graph.node if n.op_type == 'Softmax']
     assert softmax
     for node in softmax:  # float logits in, float probabilities out
-        assert not dequantized(node.input[0]), node.name
-        assert not any(c.op_type == 'QuantizeLinear' for c in proto.graph.node
-                       if node.output[0] in c.input), node.name
+        assert not dequantized(node.input[0]) and not requantized(node), node.name
     # the bin-width MLP (vectors, not feature maps) sets every pixel's scale: float too
-    gemms = [n for n in proto.graph.node if n.op_type in ('Gemm', 'MatMul')]
+    gemms = [n for n in proto.graph.node if n.op_type in ('Gemm', 'MatMul')
+             and n.name not in logits]
     assert gemms and all(n.name in float_nodes and not dequantized(n.input[1]) for n in gemms)
     est = create_estimator(out)
     assert est.info.precision == 'int8'
@@ -117,6 +125,21 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
     drift = depth_agreement(ref, got)
     assert drift['delta1'] >= 0.97, drift
     assert drift['abs_rel'] <= 0.05, drift
+    assert report['drift']['delta1'] >= 0.97
+
+
+def test_float_logits_keeps_the_logit_layer_in_float(fp32_model, tmp_path) -> None:
+    out = tmp_path / 'int8-float-logits.onnx'
+    report = quantize_int8(fp32_model, out, n_frames=4, float_logits=True)
+    proto = onnx.load(str(out))
+    float_nodes = json.loads({p.key: p.value for p in proto.metadata_props}
+                             ['disdepth.calibration'])['float_nodes']
+    logits = logits_nodes(proto)
+    assert logits and set(logits) <= set(float_nodes)
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    layer = next(n for n in proto.graph.node if n.name == logits[0])
+    assert layer.input[1] not in producer or producer[layer.input[1]].op_type != \
+        'DequantizeLinear'
     assert report['drift']['delta1'] >= 0.97
 
 
