@@ -236,22 +236,19 @@ def logits_nodes(model: Any) -> List[str]:
     return sorted(set(names))
 
 
-def head_nodes(model: Any, include_logits: bool = True) -> List[str]:
+def head_nodes(model: Any) -> List[str]:
     """
     Names of the nodes of the bins head that must stay in float.
 
     These are the softmax over the bins and everything computed from it (probabilities,
-    expected depth, entropy), the channel sums ``export.optimize_for_onnxruntime`` writes as
-    1x1 convolutions (sums of probabilities) and, with ``include_logits``, the layer producing
-    the bin logits (:func:`logits_nodes`).
+    expected depth, entropy) and the channel sums ``export.optimize_for_onnxruntime`` writes as
+    1x1 convolutions (sums of probabilities).  The layer producing the bin logits is not among
+    them (:func:`logits_nodes`).
 
     :param model: an ONNX ModelProto
-    :param include_logits: also keep the logits layer in float
     :return: node names to exclude from quantisation
     """
     names = [node.name for node in model.graph.node if CHANNEL_SUM_TAG in node.name]
-    if include_logits:
-        names += logits_nodes(model)
     for node in _softmaxes(model):
         names += _descendants(model, node)
     return sorted(set(names))
@@ -367,9 +364,11 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
         prepared = onnx.load(str(pre))
         keep_float: List[str] = []
         if keep_head_float:
-            int8_logits = set() if float_logits else set(logits_nodes(prepared))
-            keep_float = sorted((set(head_nodes(prepared, include_logits=float_logits))
-                                 | set(non_spatial_nodes(prepared))) - int8_logits)
+            keep = set(head_nodes(prepared)) | set(non_spatial_nodes(prepared))
+            # the logit layer's output is 2-D after pre-processing (a fused Gemm), so the
+            # non-spatial rule catches it too: decide it here, explicitly
+            logits = set(logits_nodes(prepared))
+            keep_float = sorted(keep | logits if float_logits else keep - logits)
         # matrix products keep a float output: the bin logits go straight into the float
         # softmax (an int8 output would make the probabilities coarse, and its dequantisation
         # costs more than the int8 product saves)

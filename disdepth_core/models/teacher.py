@@ -160,13 +160,14 @@ class TeacherConfig:
         """
         Return the configuration of a named teacher size, with field overrides.
 
+        The same path as ``preset: NAME`` in a YAML config (:func:`disdepth_core.config.
+        from_dict`).
+
         :param name: a key of :data:`TEACHER_PRESETS`
         :raises ValueError: for an unknown name, listing the known ones
         """
-        if name not in cls.PRESETS:
-            raise ValueError(f'unknown teacher preset {name!r}; choose from '
-                             f'{", ".join(cls.PRESETS)}')
-        return cls(**{**cls.PRESETS[name], **overrides})
+        from disdepth_core.config import from_dict
+        return from_dict(cls, {'preset': name, **overrides}, 'teacher')
 
 
 class _Block(nn.Module):
