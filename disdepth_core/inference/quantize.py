@@ -24,17 +24,18 @@ the bin logits runs with int8 inputs and weights but a *float output*: quantisin
 themselves made the bin probabilities coarse (with strongly peaked logits only 93 % of the pixels
 agreed with fp32 within delta1), and the dequantisation of the N-channel output cost more than the
 int8 product saved, while int8 inputs and weights with a float output made the 256-bin mobilenetv2
-student at 480x640 about 10 % faster than a float layer, with the same drift on the real dev frames
-(``float_logits=True`` keeps the layer in float). Nodes whose outputs are not 4-D feature maps (the
-bin-width MLP on the pooled bottleneck, the bin edges and centres) stay in float as well: they set
-the depth scale of every pixel, and quantising them moved a trained student's depth by 9 % (mean
-relative difference to fp32 on the real dev frames) against 1.3 % without. Everything else of the
-convolutional body is quantised (``Conv`` and, so that activations stay in int8 between
-convolutions, ``Add``, ``Concat``, ``Resize``, pooling, the activations and the SiLU /
-squeeze-excitation / LG-Conv attention ``Sigmoid`` and ``Mul``), which ran 1.2x faster than
-quantising the convolutions alone (mobilenetv2 student, 480x640; EfficientNet-B0 went from 1.08x to
-1.25x over fp32 with ``Sigmoid`` and ``Mul``) and, on the trained student, drifted less (1.3 % vs
-2.8 % mean relative difference).
+student at 480x640 about 6 % faster than a float layer (``tools/profile_head.py``: 70.5 vs 74.7 ms;
+an int8 output: 81.3 ms), with the same drift on the real dev frames (``float_logits=True`` keeps
+the layer in float). Nodes whose outputs are not 4-D feature maps (the bin-width MLP on the pooled
+bottleneck, the bin edges and centres) stay in float as well: they set the depth scale of every
+pixel, and quantising them moved a trained student's depth by 9 % (mean relative difference to fp32
+on the real dev frames) against 1.3 % without. Everything else of the convolutional body is
+quantised (``Conv`` and, so that activations stay in int8 between convolutions, ``Add``,
+``Concat``, ``Resize``, pooling, the activations and the SiLU / squeeze-excitation / LG-Conv
+attention ``Sigmoid`` and ``Mul``), which ran 1.2x faster than quantising the convolutions alone
+(mobilenetv2 student, 480x640; EfficientNet-B0's INT8 speed-up at 480x640 was 1.05x without
+``Sigmoid`` and ``Mul`` and 1.24x with them, in two ``make bench`` runs of 2026-11-25) and, on the
+trained student, drifted less (1.3 % vs 2.8 % mean relative difference).
 
 The result keeps the DisDepth metadata (``disdepth.precision = int8``) and runs on the
 ``onnxruntime`` engine like any other model.  :func:`quantize_int8` also reports how far the
