@@ -27,7 +27,15 @@ from typing import Any, Dict, Tuple
 from disdepth_core.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 ONNX_METADATA_KEY = 'disdepth.spec'
-SPEC_VERSION = 1
+SPEC_VERSION = 2
+
+# What a model's ``depth`` output means (ModelSpec.output_kind):
+#   canonical_metric: metres for a camera of focal ``canonical_focal`` (network-input pixels);
+#       scaled with the live camera's intrinsics (``geometry.metric_scale``).  Our students.
+#   metric: metres for whatever camera took the image; used as it is.
+#   relative_disparity: affine-invariant inverse depth (larger = nearer, no unit); never metres.
+OUTPUT_KINDS = ('canonical_metric', 'metric', 'relative_disparity')
+METRIC_OUTPUT_KINDS = ('canonical_metric', 'metric')
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class ModelSpec:
     :param input_format: always 'RGB float32 NCHW in [0,1]'
     :param outputs: output names in order
     :param dynamic: whether the ONNX graph accepts other input sizes (multiples of 32)
+    :param output_kind: what ``depth`` means, one of :data:`OUTPUT_KINDS`
     :param extra: free-form provenance (training command, data, metrics)
     """
 
@@ -64,8 +73,20 @@ class ModelSpec:
     input_format: str = 'RGB float32 NCHW in [0,1]'
     outputs: Tuple[str, ...] = ('depth', 'confidence')
     dynamic: bool = False
+    output_kind: str = 'canonical_metric'
     extra: Dict[str, Any] = field(default_factory=dict)
     version: int = SPEC_VERSION
+
+    def __post_init__(self) -> None:
+        """Check the fields that consumers branch on."""
+        if self.output_kind not in OUTPUT_KINDS:
+            raise ValueError(f'model spec: output_kind {self.output_kind!r} is not one of '
+                             f'{", ".join(OUTPUT_KINDS)}')
+
+    @property
+    def is_metric(self) -> bool:
+        """Whether ``depth`` is metres (directly or through the canonical camera)."""
+        return self.output_kind in METRIC_OUTPUT_KINDS
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -84,6 +105,10 @@ class ModelSpec:
 
         :raises ValueError: naming the problem
         """
+        version = data.get('version', SPEC_VERSION)
+        if isinstance(version, int) and version > SPEC_VERSION:
+            raise ValueError(f'model spec version {version} is newer than this disdepth '
+                             f'({SPEC_VERSION}); upgrade disdepth_ros')
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -92,9 +117,6 @@ class ModelSpec:
             spec = cls(**data)
         except TypeError as exc:
             raise ValueError(f'model spec: {exc}') from None
-        if spec.version > SPEC_VERSION:
-            raise ValueError(f'model spec version {spec.version} is newer than this disdepth '
-                             f'({SPEC_VERSION}); upgrade disdepth_ros')
         return ModelSpec(**{**data, 'mean': tuple(spec.mean), 'std': tuple(spec.std),
                             'outputs': tuple(spec.outputs)})
 

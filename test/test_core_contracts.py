@@ -84,6 +84,24 @@ def test_model_spec_round_trip_and_errors() -> None:
         ModelSpec.from_json('{nope')
     with pytest.raises(ValueError, match='newer'):
         ModelSpec.from_dict({**json.loads(spec.to_json()), 'version': 99})
+    # A newer spec with fields this version does not know asks for an upgrade first.
+    with pytest.raises(ValueError, match='newer'):
+        ModelSpec.from_dict({**json.loads(spec.to_json()), 'version': 99, 'future': 1})
+
+
+def test_model_spec_output_kind() -> None:
+    base = {'name': 'm', 'architecture': 'student', 'backbone': 'x', 'input_height': 64,
+            'input_width': 64, 'canonical_focal': 100.0, 'min_depth': 0.1, 'max_depth': 10.0}
+    # A version-1 spec (written before output_kind existed) is a canonical-metric student.
+    old = ModelSpec.from_dict({**base, 'version': 1})
+    assert old.output_kind == 'canonical_metric' and old.is_metric
+    assert ModelSpec(**base, output_kind='metric').is_metric
+    relative = ModelSpec.from_json(ModelSpec(**base, output_kind='relative_disparity').to_json())
+    assert relative.output_kind == 'relative_disparity' and not relative.is_metric
+    with pytest.raises(ValueError, match="output_kind 'inverse'"):
+        ModelSpec(**base, output_kind='inverse')
+    with pytest.raises(ValueError, match='output_kind'):
+        ModelSpec.from_dict({**base, 'output_kind': 'depth'})
 
 
 @dataclass(frozen=True)
