@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import json
 import math
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Any, Dict, Mapping, Tuple, Union
 
 import numpy as np
 
@@ -138,20 +138,104 @@ class CameraIntrinsics:
                 'width': self.width, 'height': self.height}
 
 
+INTRINSICS_KEYS = ('fx', 'fy', 'cx', 'cy', 'width', 'height')
+# What each intrinsics value must be: (check, description for messages).
+_INTRINSICS_RULES = {
+    'fx': ('positive', 'a focal length in pixels: a finite number > 0'),
+    'fy': ('positive', 'a focal length in pixels: a finite number > 0'),
+    'cx': ('finite', 'a principal point in pixels: a finite number'),
+    'cy': ('finite', 'a principal point in pixels: a finite number'),
+    'width': ('size', 'the image width in pixels: a whole number > 0'),
+    'height': ('size', 'the image height in pixels: a whole number > 0'),
+}
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return 'null'
+    if isinstance(value, str):
+        return f'the string {value!r}'
+    return f'{value!r} ({type(value).__name__})'
+
+
+def intrinsics_value(key: str, value: Any, where: str) -> float:
+    """
+    Check one intrinsics value read from a file (JSON value or CSV cell already parsed).
+
+    :param key: one of :data:`INTRINSICS_KEYS`
+    :param value: the value as read
+    :param where: what to name in messages (file, row)
+    :return: the value as a float (integral for ``width`` / ``height``)
+    :raises ValueError: naming the key, the value and what is expected
+    """
+    rule, expected = _INTRINSICS_RULES[key]
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = number and math.isfinite(value)
+    if ok and rule == 'positive':
+        ok = value > 0
+    elif ok and rule == 'size':
+        ok = value > 0 and float(value).is_integer()
+    if not ok:
+        raise ValueError(f'{where}: {key} is {_describe(value)}, expected {expected}')
+    return float(value)
+
+
+def intrinsics_from_values(values: Mapping[str, Any], where: str) -> CameraIntrinsics:
+    """
+    Build intrinsics from a mapping with the keys :data:`INTRINSICS_KEYS`, checking every value.
+
+    :param values: key -> value (extra keys are ignored)
+    :param where: what to name in messages
+    :return: validated intrinsics
+    :raises ValueError: for a missing key or an unusable value (which key, what value, what is
+        expected)
+    """
+    missing = [k for k in INTRINSICS_KEYS if k not in values]
+    if missing:
+        raise ValueError(f'{where} lacks {", ".join(missing)}')
+    v = {k: intrinsics_value(k, values[k], where) for k in INTRINSICS_KEYS}
+    return CameraIntrinsics(v['fx'], v['fy'], v['cx'], v['cy'], int(v['width']),
+                            int(v['height'])).validate()
+
+
+def read_intrinsics_file(path: Union[str, Path]) -> Dict[str, Any]:
+    """
+    Read an ``intrinsics.json`` as a dict, without checking its values.
+
+    :param path: the JSON file
+    :return: the JSON object
+    :raises ValueError: for a missing or unreadable file, invalid JSON, or a non-object
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f'{path}: cannot read the intrinsics file ({exc.strerror or exc})'
+                         ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'{path}: not valid JSON ({exc})') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a JSON object with keys '
+                         f'{", ".join(INTRINSICS_KEYS)}, got {type(data).__name__}')
+    return data
+
+
 def load_intrinsics_json(path: Union[str, Path]) -> CameraIntrinsics:
     """
     Read an RGB-D folder ``intrinsics.json`` (keys fx, fy, cx, cy, width, height; others ignored).
 
+    Every value must be a JSON number: ``fx``/``fy`` > 0, ``cx``/``cy`` finite, ``width``/
+    ``height`` whole numbers > 0.  ``null``, strings, booleans, lists, NaN, zero or negative
+    values are refused with a message that names the key, the value and what is expected.
+
     :param path: the JSON file
     :return: validated intrinsics
-    :raises ValueError: if a key is missing or a value is unusable
+    :raises ValueError: if the file cannot be read, a key is missing or a value is unusable
     """
-    data = json.loads(Path(path).read_text())
-    missing = [k for k in ('fx', 'fy', 'cx', 'cy', 'width', 'height') if k not in data]
-    if missing:
-        raise ValueError(f'{path}: intrinsics.json lacks {", ".join(missing)}')
-    return CameraIntrinsics(float(data['fx']), float(data['fy']), float(data['cx']),
-                            float(data['cy']), int(data['width']), int(data['height'])).validate()
+    data = read_intrinsics_file(path)
+    return intrinsics_from_values(data, f'{path}')
 
 
 def network_focal(intrinsics: CameraIntrinsics, net_hw: Tuple[int, int]) -> float:

@@ -26,6 +26,14 @@ Layout (the project's interchange format, see ``../shared/data/README.md``)::
 Depth is z along the optical axis of the RGB camera, registered to the RGB pixel grid.  A root
 without ``intrinsics.json`` whose sub-folders are RGB-D folders (what ``disdepth synth
 --vary-intrinsics`` writes) is read as their concatenation, in sorted order.
+
+**Per-frame intrinsics.**  When the camera changes from frame to frame (zoom, crops, a dataset
+that stores intrinsics per image), ``frames.csv`` may carry any of the columns ``fx``, ``fy``,
+``cx``, ``cy``, ``width``, ``height``.  A non-empty cell overrides ``intrinsics.json`` for that
+frame; ``intrinsics.json`` then holds the values shared by all frames, and leaves the per-frame
+ones ``null`` (or out).  Every frame must end up with all six values, each checked as in
+:func:`~disdepth_core.geometry.load_intrinsics_json`; problems are reported when the folder is
+opened, naming the frame, the key and the value.
 """
 
 import csv
@@ -44,7 +52,9 @@ from disdepth_core.data.base import DepthDataset
 from disdepth_core.data.base import Frame
 from disdepth_core.data.registry import register_dataset
 from disdepth_core.geometry import CameraIntrinsics
-from disdepth_core.geometry import load_intrinsics_json
+from disdepth_core.geometry import intrinsics_from_values
+from disdepth_core.geometry import INTRINSICS_KEYS
+from disdepth_core.geometry import read_intrinsics_file
 from disdepth_core.transforms import check_rgb
 
 RGB_SUFFIXES = ('.png', '.jpg', '.jpeg')
@@ -116,7 +126,14 @@ def _find_depth(depth_dir: Path, stem: str) -> Path:
     raise ValueError(f'{depth_dir}: no depth file {stem}.png or {stem}.npy for rgb/{stem}')
 
 
-def _read_frames_csv(path: Path) -> Dict[str, Dict[str, str]]:
+def read_frames_csv(path: Path) -> Dict[str, Dict[str, str]]:
+    """
+    Read an optional ``frames.csv`` (header with an ``index`` column) as rows by index.
+
+    :param path: the file (absent: no rows)
+    :return: index -> row
+    :raises ValueError: for a file without an ``index`` column
+    """
     if not path.is_file():
         return {}
     with path.open(newline='') as f:
@@ -132,12 +149,53 @@ def is_rgbd_folder(path: Union[str, Path]) -> bool:
     return (path / 'intrinsics.json').is_file() and (path / 'rgb').is_dir()
 
 
+def _csv_value(cell: str) -> Any:
+    """Return a frames.csv cell as a number when it reads as one, else its text (refused later)."""
+    try:
+        return float(cell)
+    except ValueError:
+        return cell.strip()
+
+
+def folder_intrinsics(json_path: Path, rows: Dict[str, Dict[str, str]],
+                      stems: Sequence[str]) -> Dict[str, CameraIntrinsics]:
+    """
+    Intrinsics of every frame of an RGB-D folder: ``intrinsics.json`` + per-frame frames.csv.
+
+    :param json_path: the folder's ``intrinsics.json``
+    :param rows: frames.csv rows by index (see :func:`read_frames_csv`)
+    :param stems: the frames
+    :return: frame stem -> validated intrinsics
+    :raises ValueError: naming the file, the frame, the key and the value at fault
+    """
+    shared = read_intrinsics_file(json_path)
+    columns = sorted({k for row in rows.values() for k, v in row.items()
+                      if k in INTRINSICS_KEYS and v not in (None, '')})
+    if not columns:
+        nulls = [k for k in INTRINSICS_KEYS if k in shared and shared[k] is None]
+        hint = (f' (if the intrinsics change from frame to frame, give {", ".join(nulls)} per '
+                'frame in frames.csv columns of the same names)' if nulls else '')
+        try:
+            k = intrinsics_from_values(shared, str(json_path))
+        except ValueError as exc:
+            raise ValueError(f'{exc}{hint}') from None
+        return {stem: k for stem in stems}
+    csv_path = json_path.parent / 'frames.csv'
+    out = {}
+    for stem in stems:
+        row = rows.get(stem, {})
+        values = {k: v for k, v in shared.items() if k in INTRINSICS_KEYS and v is not None}
+        values.update({k: _csv_value(row[k]) for k in columns if row.get(k) not in (None, '')})
+        where = f'{csv_path} frame {stem} (with {json_path.name})'
+        out[stem] = intrinsics_from_values(values, where)
+    return out
+
+
 class _Folder:
-    """One RGB-D folder: intrinsics and the (rgb, depth) file pairs."""
+    """One RGB-D folder: per-frame intrinsics and the (rgb, depth) file pairs."""
 
     def __init__(self, root: Path, require_depth: bool) -> None:
         self.root = root
-        self.intrinsics = load_intrinsics_json(root / 'intrinsics.json')
         rgb_dir = root / 'rgb'
         self.rgb_paths: Dict[str, Path] = {
             p.stem: p for p in rgb_dir.iterdir() if p.suffix.lower() in RGB_SUFFIXES
@@ -151,7 +209,8 @@ class _Folder:
             raise ValueError(f'{root}: no depth/ folder (not an RGB-D folder)')
         self.depth_paths: Dict[str, Optional[Path]] = {
             s: (_find_depth(depth_dir, s) if depth_dir.is_dir() else None) for s in stems}
-        self.rows = _read_frames_csv(root / 'frames.csv')
+        self.rows = read_frames_csv(root / 'frames.csv')
+        self.intrinsics = folder_intrinsics(root / 'intrinsics.json', self.rows, stems)
 
 
 @register_dataset('rgbd_folder')
@@ -210,10 +269,10 @@ class RGBDFolderDataset(DepthDataset):
         rgb = read_rgb(folder.rgb_paths[stem])
         depth_path = folder.depth_paths[stem]
         depth = read_depth(depth_path)
-        k = folder.intrinsics
+        k = folder.intrinsics[stem]
         if rgb.shape[:2] != (k.height, k.width):
             raise ValueError(f'{folder.rgb_paths[stem]}: image is {rgb.shape[1]}x{rgb.shape[0]} '
-                             f'but intrinsics.json says {k.width}x{k.height}')
+                             f'but its intrinsics say {k.width}x{k.height}')
         if depth.shape != rgb.shape[:2]:
             raise ValueError(f'{depth_path}: depth is {depth.shape[1]}x{depth.shape[0]} but the '
                              f'image is {rgb.shape[1]}x{rgb.shape[0]}')

@@ -19,7 +19,9 @@ Dataset ``unlabeled``: camera images without ground truth, for distillation (tea
 
 * a **folder of images** (``.png`` / ``.jpg``; or an RGB-D-style folder whose images are in
   ``rgb/``), with the intrinsics from ``intrinsics`` (an ``intrinsics.json``), else
-  ``<root>/intrinsics.json``, else ``fov`` (horizontal field of view in degrees); or
+  ``<root>/intrinsics.json`` (with per-frame values from ``<root>/frames.csv`` as in the RGB-D
+  folder format, :mod:`disdepth_core.data.rgbd_folder`), else ``fov`` (horizontal field of view
+  in degrees); or
 * a **rosbag2** (a bag directory with ``metadata.yaml``, or a bare ``.db3`` / ``.mcap`` file), read
   with ``rosbags``: the images of ``topic`` (``sensor_msgs/Image`` in a colour or grey encoding,
   or ``CompressedImage`` JPEG/PNG; when the bag has exactly one image topic it may be omitted),
@@ -53,6 +55,8 @@ import numpy as np
 from disdepth_core.data.base import DepthDataset
 from disdepth_core.data.base import Frame
 from disdepth_core.data.registry import register_dataset
+from disdepth_core.data.rgbd_folder import folder_intrinsics
+from disdepth_core.data.rgbd_folder import read_frames_csv
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import load_intrinsics_json
 
@@ -307,6 +311,7 @@ class UnlabeledDataset(DepthDataset):
         self.fov = None if fov is None else float(fov)
         self.bag: Optional[_BagIndex] = None
         self.paths: List[Path] = []
+        self.frame_intrinsics: Dict[str, CameraIntrinsics] = {}
         if is_bag(self.root):
             self.bag = _BagIndex(self.root, topic, camera_info_topic, fallback, self.fov,
                                  float(sync_tolerance))
@@ -321,8 +326,10 @@ class UnlabeledDataset(DepthDataset):
             if not self.paths:
                 raise ValueError(f'{folder}: no .png/.jpg images')
             if fallback is None and (self.root / 'intrinsics.json').is_file():
-                fallback = load_intrinsics_json(self.root / 'intrinsics.json')
-            if fallback is None and self.fov is None:
+                self.frame_intrinsics = folder_intrinsics(
+                    self.root / 'intrinsics.json', read_frames_csv(self.root / 'frames.csv'),
+                    [p.stem for p in self.paths])
+            if fallback is None and not self.frame_intrinsics and self.fov is None:
                 raise ValueError(f'{self.root}: no intrinsics.json; pass intrinsics (a JSON file) '
                                  'or fov (degrees)')
             self.items = list(range(len(self.paths)))
@@ -347,7 +354,7 @@ class UnlabeledDataset(DepthDataset):
                 raise ValueError(f'{path}: cannot read the image')
             rgb = np.ascontiguousarray(bgr[..., ::-1])
             name = path.stem
-            k = self.fallback
+            k = self.frame_intrinsics.get(name, self.fallback)
             if k is None:
                 k = CameraIntrinsics.from_fov(self.fov, rgb.shape[1], rgb.shape[0])
         h, w = rgb.shape[:2]
