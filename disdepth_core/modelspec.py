@@ -55,8 +55,11 @@ class ModelSpec:
     :param std: ImageNet std applied inside the model
     :param input_format: always 'RGB float32 NCHW in [0,1]'
     :param outputs: output names in order
-    :param dynamic: whether the ONNX graph accepts other input sizes (multiples of 32)
+    :param dynamic: whether the ONNX graph accepts other input sizes (multiples of
+        ``input_multiple``)
     :param output_kind: what ``depth`` means, one of :data:`OUTPUT_KINDS`
+    :param input_multiple: input sides must be multiples of this (32 for our students, 14 for
+        DINOv2-based networks)
     :param extra: free-form provenance (training command, data, metrics)
     """
 
@@ -74,6 +77,7 @@ class ModelSpec:
     outputs: Tuple[str, ...] = ('depth', 'confidence')
     dynamic: bool = False
     output_kind: str = 'canonical_metric'
+    input_multiple: int = 32
     extra: Dict[str, Any] = field(default_factory=dict)
     version: int = SPEC_VERSION
 
@@ -82,6 +86,10 @@ class ModelSpec:
         if self.output_kind not in OUTPUT_KINDS:
             raise ValueError(f'model spec: output_kind {self.output_kind!r} is not one of '
                              f'{", ".join(OUTPUT_KINDS)}')
+        if isinstance(self.input_multiple, bool) or not isinstance(self.input_multiple, int) \
+                or self.input_multiple < 1:
+            raise ValueError(f'model spec: input_multiple must be a positive integer, got '
+                             f'{self.input_multiple!r}')
 
     @property
     def is_metric(self) -> bool:
@@ -92,7 +100,7 @@ class ModelSpec:
     def preprocessing(self) -> Preprocessing:
         """Preprocessing at the training resolution."""
         return Preprocessing(self.input_height, self.input_width, tuple(self.mean),
-                             tuple(self.std))
+                             tuple(self.std), self.input_multiple)
 
     def to_json(self) -> str:
         """Serialise to a JSON string."""

@@ -40,24 +40,31 @@ class Preprocessing:
     """
     How an RGB image becomes the network input.
 
-    :param height: network input height (a multiple of 32)
-    :param width: network input width (a multiple of 32)
+    :param height: network input height (a multiple of ``multiple``)
+    :param width: network input width (a multiple of ``multiple``)
     :param mean: per-channel mean the *model* subtracts (recorded in model metadata)
     :param std: per-channel std the *model* divides by (recorded in model metadata)
+    :param multiple: both sides must be multiples of this (32 for our CNNs, the patch size 14
+        for DINOv2-based networks)
     """
 
     height: int
     width: int
     mean: Tuple[float, float, float] = IMAGENET_MEAN
     std: Tuple[float, float, float] = IMAGENET_STD
+    multiple: int = 32
 
     def __post_init__(self) -> None:
         """Validate the network size."""
+        if isinstance(self.multiple, bool) or not isinstance(self.multiple, int) \
+                or self.multiple < 1:
+            raise ValueError(f'network input multiple must be a positive integer, got '
+                             f'{self.multiple!r}')
         for name in ('height', 'width'):
             value = getattr(self, name)
-            if value <= 0 or value % 32:
-                raise ValueError(f'network input {name} must be a positive multiple of 32, '
-                                 f'got {value}')
+            if value <= 0 or value % self.multiple:
+                raise ValueError(f'network input {name} must be a positive multiple of '
+                                 f'{self.multiple}, got {value}')
 
     @property
     def hw(self) -> Tuple[int, int]:

@@ -103,6 +103,11 @@ class DemoOptions:
     :param point_stride: the node's point cloud decimation
     :param strip_frames: frames shown in strip.png
     :param startup_timeout: seconds to wait for the node to come up
+    :param realtime: publish at the camera rate whatever the node does (the node's latest-frame
+        policy may then supersede frames on a busy machine); by default each frame waits, at
+        most ``frame_timeout`` seconds, until the node's outputs for the previous one arrived,
+        so every frame is processed and the result does not depend on the machine's load
+    :param frame_timeout: longest wait for one frame's outputs before the next is published
     """
 
     out: Path = Path('out/demo')
@@ -117,6 +122,8 @@ class DemoOptions:
     point_stride: int = 2
     strip_frames: int = 4
     startup_timeout: float = 120.0
+    realtime: bool = False
+    frame_timeout: float = 30.0
 
 
 QUICK = {'frames': 8, 'width': 128, 'height': 96, 'fps': 5.0, 'point_stride': 1}
@@ -357,20 +364,30 @@ def _wait_ready(executor: Any, proc: 'subprocess.Popen[bytes]', rec: Recording,
 
 def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, pub_img: Any,
                  pub_info: Any, rec: Recording, serialize: Any) -> None:
-    """Publish camera_info + image for every frame at the camera rate."""
+    """
+    Publish camera_info + image for every frame, at most at the camera rate.
+
+    Unless ``options.realtime``, frame ``i`` also waits (at most ``options.frame_timeout``)
+    until every output of frame ``i - 1`` has arrived.
+    """
     from sensor_msgs.msg import CameraInfo
     from sensor_msgs.msg import Image
     from sensor_msgs.msg import RegionOfInterest
     info_fields = conversions.intrinsics_to_camera_info_fields(seq.intrinsics)
     period = 1.0 / options.fps
-    start = time.monotonic() + 0.05
+    topics = [f'{NAMESPACE}/{rel}' for rel in OUTPUT_TOPICS]
+    previous = time.monotonic() - period
     for i, rgb in enumerate(seq.rgb):
-        target = start + i * period
+        target = previous + period
+        deadline = time.monotonic() + options.frame_timeout
         while True:
-            left = target - time.monotonic()
-            if left <= 0:
+            now = time.monotonic()
+            waiting = (not options.realtime and i > 0 and now < deadline
+                       and min(_count(rec, t) for t in topics) < i)
+            if now >= target and not waiting:
                 break
-            executor.spin_once(timeout_sec=min(left, 0.01))
+            executor.spin_once(timeout_sec=0.005 if waiting else min(target - now, 0.01))
+        previous = time.monotonic()
         stamp = node.get_clock().now()
         img = Image()
         for key, value in conversions.numpy_to_image_fields(rgb, 'rgb8').items():
@@ -606,6 +623,8 @@ def analyse(bag: Path, seq: Sequence, rec: Recording, out: Path,
     summary: Dict[str, Any] = {
         'sequence': {'frames': frames_in, 'width': options.width, 'height': options.height,
                      'fps': options.fps, 'seed': options.seed, 'scene': seq.description,
+                     'pacing': ('camera rate' if options.realtime else
+                                'each frame after the previous one\'s outputs'),
                      'intrinsics': seq.intrinsics.to_dict()},
         'model': {'path': diag.get('model', options.model or '(packaged default)'),
                   'engine': diag.get('engine', options.engine),
@@ -661,7 +680,7 @@ def summary_markdown(s: Dict[str, Any]) -> str:
         '# disdepth demo',
         '',
         f'Synthetic {seq["scene"]}: {seq["frames"]} frames of {seq["width"]}x{seq["height"]} '
-        f'published at {seq["fps"]:g} Hz to the real `disdepth` node '
+        f'published at {seq["fps"]:g} Hz ({seq["pacing"]}) to the real `disdepth` node '
         f'(model `{Path(str(s["model"]["path"])).name}`, engine {s["model"]["engine"]}, '
         f'{s["model"]["provider"] or "?"}).',
         '',
@@ -777,6 +796,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seed', type=int, default=d.seed, help='scene seed (default 0)')
     parser.add_argument('--quick', action='store_true',
                         help='a short, small sequence (what the test runs)')
+    parser.add_argument('--realtime', action='store_true',
+                        help='publish at the camera rate even when the node falls behind (its '
+                        'latest-frame policy then drops frames on a slow machine); by default '
+                        'each frame waits for the outputs of the previous one')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -791,7 +814,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             base[key] = getattr(args, key)
     options = DemoOptions(out=args.out, model=args.model, engine=args.engine,
-                          device=args.device, seed=args.seed, **base)
+                          device=args.device, seed=args.seed, realtime=args.realtime, **base)
     try:
         s = run_demo(options)
     except DemoError as exc:

@@ -455,6 +455,36 @@ def test_metric_scale_follows_the_resize() -> None:
     assert np.allclose(depth, 2.0)
 
 
+def test_each_output_kind_is_scaled_as_its_spec_says() -> None:
+    net = np.full((32, 48), 4.0, np.float32)
+    net[0, 0] = 50.0
+    k = cam(960, 640, 500.0)   # f_net = 50 at 96x64: a canonical focal of 100 scales by 0.5
+    base = dict(name='s', architecture='student', backbone='x', input_height=64, input_width=96,
+                canonical_focal=100.0, min_depth=0.1, max_depth=10.0)
+    canonical = metric_depth(net, ModelSpec(**base), k, (64, 96), (640, 960))
+    metric = metric_depth(net, ModelSpec(**base, output_kind='metric'), k, (64, 96), (640, 960))
+    relative = metric_depth(net, ModelSpec(**base, output_kind='relative_disparity'), k,
+                            (64, 96), (640, 960))
+    assert np.isclose(canonical[300, 500], 2.0) and np.isclose(metric[300, 500], 4.0)
+    assert np.isclose(relative[300, 500], 4.0)
+    # the depth range clips metric outputs, never a unitless one
+    assert canonical.max() <= 10.0 and metric.max() <= 10.0 and relative.max() > 10.0
+
+
+def test_input_multiple_reaches_the_preprocessing() -> None:
+    spec = ModelSpec('vit', 'teacher', 'dinov2', 70, 98, 300.0, 0.1, 20.0, input_multiple=14)
+    assert spec.preprocessing.hw == (70, 98) and spec.preprocessing.multiple == 14
+    with pytest.raises(ValueError, match='multiple of 14'):
+        ModelSpec('vit', 'teacher', 'dinov2', 64, 98, 300.0, 0.1, 20.0,
+                  input_multiple=14).preprocessing
+    with pytest.raises(ValueError, match='input_multiple'):
+        ModelSpec('vit', 'teacher', 'dinov2', 70, 98, 300.0, 0.1, 20.0, input_multiple=0)
+    # the default stays 32, also for specs written before the field existed
+    old = ModelSpec.from_json(ModelSpec('s', 'student', 'x', 64, 96, 100.0, 0.1, 10.0).to_json()
+                              .replace('"input_multiple": 32, ', ''))
+    assert old.input_multiple == 32
+
+
 def test_thread_options_reach_the_session(use_ort, model_file) -> None:
     ort = use_ort([CPU], [CPU])
     create_estimator(model_file, intra_op_threads=3, spinning=False)

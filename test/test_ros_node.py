@@ -559,7 +559,10 @@ def test_overload_drops_old_frames_with_bounded_latency_and_memory(tmp_path):
             outputs.wait_connected()
             _run_until_outputs(ros, camera, outputs, count=1)   # warm up
             rss_before = proc.rss_mb()
-            before = diag.latest()
+            # the baseline must be a report with no frame in flight (frames_in counted, not yet
+            # published), else every difference below is off by one
+            before = diag.wait(lambda v: _i(v, 'frames_out') >= 1 and _i(v, 'frames_in') - _i(
+                v, 'frames_out') - _i(v, 'dropped_total') == 0)
             import time
             sent_at, received_at = {}, {}
             depth_msgs = outputs.lists['depth']
@@ -582,8 +585,12 @@ def test_overload_drops_old_frames_with_bounded_latency_and_memory(tmp_path):
                 for k in ('frames_in', 'frames_out', 'dropped.superseded'))
             assert len(sent_at) >= 30 and frames_in >= 20, (len(sent_at), frames_in)
             assert 5 <= len(burst) <= frames_out <= 4.0 / delay + 3, (len(burst), frames_out)
-            # every frame that was not published was dropped by the latest-frame policy
-            assert superseded == frames_in - frames_out >= frames_in // 3, values
+            # every frame that was not published is counted; the latest-frame policy drops most
+            # of them (a loaded machine may also lose a few to stamp matching), none is an error
+            lost = frames_in - frames_out
+            assert lost >= superseded >= frames_in // 3, values
+            assert superseded + sum(_i(values, f'dropped.{r}') - _i(before, f'dropped.{r}')
+                                    for r in ('no_camera_info',)) == lost, values
             # bounded: about one inference behind (a queue would reach 60 x 0.2 s = 12 s)
             latencies = [received_at[s] - sent_at[s] for s in burst]
             assert max(latencies) < 2 * delay + 1.0, latencies

@@ -55,14 +55,23 @@ class DepthResult:
     """
     One prediction.
 
-    :param depth: H x W float32 metric depth in metres at the input image resolution; NaN invalid
+    :param depth: H x W float32 at the input image resolution, NaN invalid: metres when
+        ``kind`` is ``'metric'``, unitless inverse depth (larger = nearer) when it is
+        ``'relative_disparity'`` (a model whose ``ModelSpec.output_kind`` says so)
     :param confidence: H x W float32 in [0, 1]
     :param timings_ms: stage timings ('preprocess', 'infer', 'postprocess')
+    :param kind: ``'metric'`` or ``'relative_disparity'``
     """
 
     depth: np.ndarray
     confidence: np.ndarray
     timings_ms: Dict[str, float] = field(default_factory=dict)
+    kind: str = 'metric'
+
+    @property
+    def is_metric(self) -> bool:
+        """Whether ``depth`` is metres."""
+        return self.kind == 'metric'
 
 
 @runtime_checkable

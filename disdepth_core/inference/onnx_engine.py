@@ -278,8 +278,10 @@ def inspect_session(sess: Any, path: Path) -> Dict[str, Any]:
                              'or --dynamic')
     h, w = _dim(shape[2]), _dim(shape[3])
     static_hw = (h, w) if h is not None and w is not None else None
-    if static_hw is not None and (h % 32 or w % 32):
-        raise ModelLoadError(f'{path}: input size {h}x{w} is not a multiple of 32')
+    m = spec.input_multiple
+    if static_hw is not None and (h % m or w % m):
+        raise ModelLoadError(f'{path}: input size {h}x{w} is not a multiple of {m} (the model '
+                             'spec\'s input_multiple)')
     if spec.dynamic and static_hw is not None:
         raise ModelLoadError(f'{path}: metadata says the model accepts any input size but the '
                              f'graph input is fixed to {h}x{w} (mismatched spec)')
@@ -387,7 +389,7 @@ class OnnxEstimator:
         self._outputs: List[str] = model['outputs']
         self.net_hw = choose_input_size(model, input_size, self.path)
         self._prep = Preprocessing(self.net_hw[0], self.net_hw[1], tuple(self.spec.mean),
-                                   tuple(self.spec.std))
+                                   tuple(self.spec.std), self.spec.input_multiple)
         self.provider = running
         self._gpu = running in GPU_PROVIDERS
         self._binding = sess.io_binding() if self._gpu else None

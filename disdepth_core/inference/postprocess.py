@@ -53,26 +53,56 @@ def check_inputs(rgb: np.ndarray, intrinsics: CameraIntrinsics) -> Tuple[int, in
     return h, w
 
 
+def _canonical_scale(spec: ModelSpec, intrinsics: CameraIntrinsics,
+                     net_hw: Tuple[int, int]) -> float:
+    """Scale of a canonical-camera output for the live camera (``geometry.metric_scale``)."""
+    return metric_scale(spec.canonical_focal, intrinsics, net_hw)
+
+
+def _unit_scale(spec: ModelSpec, intrinsics: CameraIntrinsics,
+                net_hw: Tuple[int, int]) -> float:
+    """Scale of an output that is already metres (or has no unit): 1."""
+    return 1.0
+
+
+# output_kind -> (scale for the live camera, whether the model's depth range clips the output)
+OUTPUT_SCALING: Dict[str, Tuple[Callable[[ModelSpec, CameraIntrinsics, Tuple[int, int]], float],
+                                bool]] = {
+    'canonical_metric': (_canonical_scale, True),
+    'metric': (_unit_scale, True),
+    'relative_disparity': (_unit_scale, False),
+}
+
+
+def result_kind(spec: ModelSpec) -> str:
+    """What a ``DepthResult`` of this model holds: ``'metric'`` or ``'relative_disparity'``."""
+    return 'metric' if spec.is_metric else spec.output_kind
+
+
 def metric_depth(depth_net: np.ndarray, spec: ModelSpec, intrinsics: CameraIntrinsics,
                  net_hw: Tuple[int, int], image_hw: Tuple[int, int]) -> np.ndarray:
     """
-    Turn the network's canonical-camera depth into metric depth at the image resolution.
+    Turn the network's output into depth at the image resolution, as its ``output_kind`` says.
 
-    ``depth = resize(depth_net, image_hw) * metric_scale(spec.canonical_focal, K, net_hw)``,
-    clipped to ``[spec.min_depth, spec.max_depth]``; non-finite values become NaN.
+    ``canonical_metric``: ``resize(depth_net, image_hw) * metric_scale(spec.canonical_focal, K,
+    net_hw)``; ``metric``: ``resize(depth_net)``; both clipped to ``[spec.min_depth,
+    spec.max_depth]``.  ``relative_disparity``: ``resize(depth_net)`` unchanged (no unit, no
+    clipping).  Non-finite values become NaN.
 
     :param depth_net: h x w network depth (any float dtype)
     :param spec: the model spec
     :param intrinsics: intrinsics of the original image
     :param net_hw: (height, width) of the network input
     :param image_hw: (height, width) of the original image
-    :return: H x W float32 metres, NaN where invalid
+    :return: H x W float32 (metres for metric kinds), NaN where invalid
     """
-    scale = np.float32(metric_scale(spec.canonical_focal, intrinsics, net_hw))
+    scale_of, clip = OUTPUT_SCALING[spec.output_kind]
+    scale = np.float32(scale_of(spec, intrinsics, net_hw))
     depth = resize_depth(np.asarray(depth_net, dtype=np.float32), image_hw)
     depth = depth * scale
     finite = np.isfinite(depth)
-    np.clip(depth, np.float32(spec.min_depth), np.float32(spec.max_depth), out=depth)
+    if clip:
+        np.clip(depth, np.float32(spec.min_depth), np.float32(spec.max_depth), out=depth)
     depth[~finite] = np.nan
     return depth
 
@@ -138,4 +168,5 @@ def predict_with(forward: Callable[[np.ndarray], Dict[str, np.ndarray]], rgb: np
     t3 = time.perf_counter()
     return DepthResult(depth, confidence, {'preprocess': (t1 - t0) * 1e3,
                                            'infer': (t2 - t1) * 1e3,
-                                           'postprocess': (t3 - t2) * 1e3})
+                                           'postprocess': (t3 - t2) * 1e3},
+                       kind=result_kind(spec))

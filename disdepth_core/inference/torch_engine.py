@@ -130,7 +130,7 @@ class TorchEstimator:
         hw = (spec.input_height, spec.input_width) if input_size is None else input_size
         self.net_hw: Tuple[int, int] = (int(hw[0]), int(hw[1]))
         self._prep = Preprocessing(self.net_hw[0], self.net_hw[1], tuple(spec.mean),
-                                   tuple(spec.std))
+                                   tuple(spec.std), spec.input_multiple)
         self._dtype = PRECISIONS[precision]
         self.model = model.eval().to(self.device)
         for param in self.model.parameters():
