@@ -55,9 +55,11 @@ from disdepth_core.data.base import DepthDataset
 from disdepth_core.data.base import Frame
 from disdepth_core.data.registry import build_dataset
 from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.metrics import align_disparity
 from disdepth_core.metrics import compute_metrics
 from disdepth_core.metrics import crop_mask
 from disdepth_core.metrics import CROPS
+from disdepth_core.metrics import evaluation_mask
 from disdepth_core.metrics import METRIC_KEYS
 from disdepth_core.metrics import MetricAccumulator
 from disdepth_core.metrics import NoValidPixelsError
@@ -185,6 +187,10 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         raise ValueError('evaluation needs the dataset without augmentation or resizing '
                          '(ground truth stays at its original resolution)')
     spec = getattr(estimator, 'spec', None)
+    relative = spec is not None and not spec.is_metric
+    if relative:
+        # a relative model's range is a placeholder: the dataset or the caller says the range
+        spec = None
     prot = resolve_protocol(dataset, spec, protocol, min_depth, max_depth, crop)
     n = len(dataset) if max_frames is None else min(len(dataset), max(0, int(max_frames)))
     metric_acc, scaled_acc = MetricAccumulator(), MetricAccumulator()
@@ -207,6 +213,9 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         pred = predict_depth(estimator, frame.rgb, frame.intrinsics, flip_tta)
         predict_s += time.perf_counter() - start
         try:
+            if relative:
+                pred = align_disparity(pred, frame.depth, mask & evaluation_mask(
+                    frame.depth, prot.min_depth, prot.max_depth))
             m = compute_metrics(frame.depth, pred, prot.min_depth, prot.max_depth, mask)
             ms = compute_metrics(frame.depth, pred, prot.min_depth, prot.max_depth, mask,
                                  median_scale=True)
@@ -228,10 +237,12 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         'settings': {'min_depth': prot.min_depth, 'max_depth': prot.max_depth,
                      'crop': prot.crop, 'flip_tta': bool(flip_tta), 'frames': n,
                      'dataset': type(dataset).__name__,
+                     'alignment': ('least-squares scale and shift in disparity per image '
+                                   '(relative model)' if relative else 'none'),
                      'model': getattr(info, 'model_path', None),
                      'engine': getattr(info, 'engine', None),
                      'provider': getattr(info, 'provider', None),
-                     'model_name': getattr(spec, 'name', None)},
+                     'model_name': getattr(getattr(estimator, 'spec', None), 'name', None)},
         'per_image': per_image,
     }
 
@@ -260,6 +271,9 @@ def format_table(result: Dict[str, Any], median_first: bool = False) -> str:
                  f'depth {s["min_depth"]:g}-{s["max_depth"]:g} m, crop {s["crop"]}, '
                  f'flip TTA {"on" if s["flip_tta"] else "off"}, '
                  f'{result["predict_ms"]:.1f} ms/frame')
+    if s.get('alignment', 'none') != 'none':
+        lines.append(f'relative model: {s["alignment"]} before the metrics (shape only, no '
+                     'metric scale)')
     return '\n'.join(lines)
 
 

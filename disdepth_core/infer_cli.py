@@ -17,7 +17,9 @@
 
 For every ``IMAGE`` it writes ``<stem>.npy`` (float32 metric depth in metres at the image
 resolution, NaN where invalid) and ``<stem>.png`` (colourised, near = red, with a legend showing
-the metric range) into ``--out``.  Both are written atomically.
+the metric range) into ``--out``.  Both are written atomically.  A relative model (``disdepth
+adopt`` of a relative family) writes its unitless disparity (larger = nearer) instead, and says
+so; its PNG has no legend.
 
 Camera intrinsics, in order of preference:
 
@@ -27,7 +29,9 @@ Camera intrinsics, in order of preference:
 * ``--fov DEG`` (horizontal field of view, centred principal point);
 * none: a warning, and the model's own canonical camera field of view is assumed (the field of
   view for which the model's prediction needs no rescaling, see :func:`default_fov_deg`).  Metric
-  depth is then only as right as that guess.
+  depth is then only as right as that guess.  Models whose output does not depend on the camera
+  (``metric`` and relative kinds) need intrinsics only for consistency checks; they get
+  :data:`DEFAULT_FOV_DEG` without a warning.
 """
 
 import argparse
@@ -54,6 +58,7 @@ from disdepth_core.modelspec import ModelSpec
 LOG = logging.getLogger('disdepth')
 # Relative aspect-ratio difference tolerated when rescaling intrinsics.json to an image.
 ASPECT_TOLERANCE = 0.01
+DEFAULT_FOV_DEG = 60.0
 
 
 def default_fov_deg(spec: ModelSpec) -> float:
@@ -63,8 +68,10 @@ def default_fov_deg(spec: ModelSpec) -> float:
     An image taken with this field of view gets a metric scale of about 1 (no correction).
 
     :param spec: the model spec
-    :return: degrees
+    :return: degrees (:data:`DEFAULT_FOV_DEG` for models without a canonical camera)
     """
+    if spec.output_kind != 'canonical_metric' or spec.canonical_focal <= 0:
+        return DEFAULT_FOV_DEG
     return math.degrees(2.0 * math.atan(0.5 * spec.input_width / spec.canonical_focal))
 
 
@@ -189,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
                                      **options)
     except (ModelLoadError, EngineUnavailableError, ValueError) as exc:
         return _fail(str(exc), 1)
-    if file_k is None and args.fx is None and args.fov is None:
+    if file_k is None and args.fx is None and args.fov is None \
+            and estimator.spec.output_kind == 'canonical_metric':
         LOG.warning('no camera intrinsics given (--intrinsics, --fx/--fy/--cx/--cy or --fov): '
                     "assuming the model's canonical horizontal field of view of %.1f deg; "
                     'metric depth is only right for such a camera',
@@ -216,11 +224,24 @@ def run(args: argparse.Namespace) -> int:
         stem = Path(name).stem
         lo, hi = args.range if args.range is not None else (None, None)
         save_npy(out_dir / f'{stem}.npy', result.depth.astype(np.float32))
-        save_png(out_dir / f'{stem}.png', colorize_depth(result.depth, lo, hi, legend=True))
         valid = np.isfinite(result.depth)
-        span = (f'{np.nanmin(result.depth):.2f}..{np.nanmax(result.depth):.2f} m'
-                if valid.any() else 'no valid depth')
-        print(f'{name}: {w}x{h}, depth {span}, {result.timings_ms.get("infer", 0.0):.1f} ms '
+        if result.is_metric:
+            picture = colorize_depth(result.depth, lo, hi, legend=True)
+            what = 'depth'
+            unit = ' m'
+        else:
+            # near = red as for depth: colour the disparity reversed (kept > 0), no legend
+            disp = result.depth
+            if valid.any():
+                top, span_d = np.nanmax(disp), np.nanmax(disp) - np.nanmin(disp)
+                disp = top - disp + max(1e-6, 0.01 * float(span_d))
+            picture = colorize_depth(disp, legend=False)
+            what = 'relative disparity (no unit, larger = nearer)'
+            unit = ''
+        save_png(out_dir / f'{stem}.png', picture)
+        span = (f'{np.nanmin(result.depth):.2f}..{np.nanmax(result.depth):.2f}{unit}'
+                if valid.any() else 'no valid values')
+        print(f'{name}: {w}x{h}, {what} {span}, {result.timings_ms.get("infer", 0.0):.1f} ms '
               f'-> {out_dir / stem}.npy, .png')
     if failures:
         print(f'disdepth infer: {len(failures)} of {len(args.images)} image(s) failed',

@@ -270,6 +270,37 @@ def compute_metrics(gt: np.ndarray, pred: np.ndarray, min_depth: float = 1e-3,
     return out
 
 
+def align_disparity(disparity: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """
+    Depth from a relative (affine-invariant) disparity, aligned to ground truth.
+
+    Least squares in disparity space on the ``mask`` pixels: ``s, t = argmin sum((s * disparity +
+    t - 1 / gt) ** 2)``; depth ``= 1 / (s * disparity + t)`` where that is positive, NaN elsewhere.
+    The usual protocol for relative models (MiDaS, Depth Anything); the result shows shape only,
+    never a metric scale the model knew.
+
+    :param disparity: H x W relative disparity (larger = nearer; NaN invalid)
+    :param gt: H x W metric ground truth
+    :param mask: H x W bool, the pixels that count (valid ground truth)
+    :return: H x W float32 depth, NaN where the aligned disparity is not positive
+    :raises NoValidPixelsError: fewer than two valid pixels
+    """
+    disparity = np.asarray(disparity, np.float64)
+    gt = np.asarray(gt, np.float64)
+    if disparity.shape != gt.shape:
+        disparity = resize_depth(disparity.astype(np.float32), gt.shape).astype(np.float64)
+    use = np.asarray(mask, bool) & np.isfinite(disparity) & np.isfinite(gt) & (gt > 0)
+    if use.sum() < 2:
+        raise NoValidPixelsError('fewer than two pixels to align the relative prediction')
+    d, target = disparity[use], 1.0 / gt[use]
+    a = np.stack([d, np.ones_like(d)], axis=1)
+    (s, t), *_ = np.linalg.lstsq(a, target, rcond=None)
+    aligned = s * disparity + t
+    with np.errstate(divide='ignore', invalid='ignore'):
+        depth = np.where(aligned > 0, 1.0 / aligned, np.nan)
+    return depth.astype(np.float32)
+
+
 class MetricAccumulator:
     """Running per-image average of metric dicts (every image weighs the same)."""
 

@@ -33,6 +33,10 @@ node ran in the camera's namespace.  Intrinsics come from the CameraInfo whose h
 the image's (else the nearest one within ``--sync-tolerance``), else from ``--fov`` /
 ``--intrinsics``; a frame with neither is an error, never silently dropped.
 
+A relative model (``disdepth adopt`` of a relative family) is refused unless
+``--relative-output`` is given; its unitless disparity then goes to ``<ns>/depth/relative``
+(32FC1, larger = nearer) and no cloud is written.
+
 Type definitions (and RIHS01 hashes) of copied topics are taken from the input bag, those of new
 topics from the bag too when it has them, else from the ROS 2 Kilted type store, so ``ros2 bag
 play``, Foxglove and ``rosbags`` read the result.  The bag is written to a temporary directory
@@ -58,6 +62,9 @@ import numpy as np
 
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import load_intrinsics_json
+from disdepth_core.inference import check_output_kind
+from disdepth_core.inference import RELATIVE_DEPTH_TOPIC
+from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import pipeline
 from disdepth_ros.conversions import ConversionError
@@ -114,6 +121,8 @@ class BagOptions:
         the same name)
     :param overwrite: replace an existing output bag
     :param progress: show a progress bar on stderr
+    :param relative_output: the model is a relative one (``disdepth adopt`` of a relative
+        family): write its unitless disparity on ``<ns>/depth/relative`` (32FC1, no points)
     """
 
     image_topic: str
@@ -131,6 +140,7 @@ class BagOptions:
     min_confidence: float = 0.0
     overwrite: bool = False
     progress: bool = True
+    relative_output: bool = False
 
 
 @dataclass
@@ -174,17 +184,18 @@ def _parent(topic: str) -> str:
     return topic.rstrip('/').rsplit('/', 1)[0]
 
 
-def output_topics(namespace: str, points: bool) -> Dict[str, str]:
+def output_topics(namespace: str, points: bool, relative: bool = False) -> Dict[str, str]:
     """
     Output topic names in ``namespace`` (the node's relative names, resolved).
 
     :param namespace: e.g. '/cam' or ''
     :param points: include the point cloud
+    :param relative: the depth role is a relative disparity (``<ns>/depth/relative``)
     :return: role -> topic
     """
     ns = _normalise_namespace(namespace)
-    topics = {'depth': f'{ns}/depth', 'camera_info': f'{ns}/depth/camera_info',
-              'confidence': f'{ns}/depth/confidence'}
+    topics = {'depth': f'{ns}/{RELATIVE_DEPTH_TOPIC}' if relative else f'{ns}/depth',
+              'camera_info': f'{ns}/depth/camera_info', 'confidence': f'{ns}/depth/confidence'}
     if points:
         topics['points'] = f'{ns}/points'
     return topics
@@ -397,6 +408,11 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
                        f'{options.min_depth}, {options.max_depth}, {options.min_confidence}')
     if options.sync_tolerance_s < 0:
         raise BagError(f'sync tolerance must be >= 0 s, got {options.sync_tolerance_s}')
+    if options.relative_output and (options.points or options.depth_encoding != '32FC1'
+                                    or options.min_depth or options.max_depth):
+        raise BagError('a relative output has no unit: it is written as 32FC1 without points, '
+                       'and --min-depth / --max-depth do not apply (drop --points, '
+                       '--depth-encoding, --min-depth, --max-depth)')
     if out.exists() and not options.overwrite:
         raise BagError(f'output {out} exists; choose another path or pass --overwrite')
     if src.exists() and out.exists() and out.resolve() == src.resolve():
@@ -437,7 +453,7 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
                            '--camera-info-topic, or --fov / --intrinsics')
         namespace = (_normalise_namespace(options.namespace) if options.namespace is not None
                      else _normalise_namespace(_parent(base)))
-        topics = output_topics(namespace, options.points)
+        topics = output_topics(namespace, options.points, options.relative_output)
         clash = sorted(set(topics.values()) & {c.topic for c in conns})
         if clash:
             raise BagError(f'the input bag already has {", ".join(clash)}; write the outputs to '
@@ -458,6 +474,10 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
         index = _InfoIndex(infos)
 
         est = estimator if hasattr(estimator, 'predict') else estimator()
+        try:
+            check_output_kind(est.spec, options.relative_output)
+        except RelativeModelError as exc:
+            raise BagError(str(exc)) from None
         build = _Messages()
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent))
@@ -589,8 +609,11 @@ def _process(msg: Any, i: int, options: BagOptions, est: DepthEstimator, index: 
         frame = pipeline.estimate(est, rgb, intrinsics)
     except ValueError as exc:
         raise BagError(f'{where}: {exc}') from None
-    lo = options.min_depth or est.spec.min_depth
-    hi = options.max_depth or est.spec.max_depth
+    if not est.spec.is_metric:
+        lo, hi = -np.inf, np.inf   # unitless: no depth range
+    else:
+        lo = options.min_depth or est.spec.min_depth
+        hi = options.max_depth or est.spec.max_depth
     frame = dataclasses.replace(frame, depth=gate_depth(frame.depth, frame.confidence, lo, hi,
                                                         options.min_confidence))
     return frame, source
@@ -639,6 +662,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="farther depth is written as invalid (default: the model's maximum)")
     parser.add_argument('--min-confidence', type=float, default=0.0, metavar='C',
                         help='depth with a lower confidence (0..1) is written as invalid')
+    parser.add_argument('--relative-output', action='store_true',
+                        help='the model predicts relative disparity (an adopted relative '
+                        'family): write it, unitless, on <ns>/depth/relative instead of depth')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
@@ -665,7 +691,7 @@ def run(args: argparse.Namespace) -> int:
                          sync_tolerance_s=args.sync_tolerance,
                          depth_encoding=args.depth_encoding, min_depth=args.min_depth,
                          max_depth=args.max_depth, min_confidence=args.min_confidence,
-                         overwrite=args.overwrite,
+                         overwrite=args.overwrite, relative_output=args.relative_output,
                          progress=not args.quiet)
 
     def factory() -> DepthEstimator:

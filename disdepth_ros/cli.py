@@ -35,6 +35,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'eval': ('disdepth_core.evaluation', 'evaluate a model on an RGB-D folder, NYU or KITTI'),
     'export': ('disdepth_core.export', 'export a checkpoint to ONNX'),
     'infer': ('disdepth_core.infer_cli', 'run a model on image files'),
+    'adopt': ('disdepth_core.adopt.cli', 'make a foreign depth network (ONNX, Hugging Face '
+              'folder) a disdepth model'),
     'bench': ('disdepth_core.bench', 'benchmark engines, models and sizes'),
     'bag': ('disdepth_ros.bag', 'add depth, camera info and points to a rosbag2'),
     'demo': ('disdepth_ros.demo', 'run the node on a synthetic sequence and record a bag'),

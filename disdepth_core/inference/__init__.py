@@ -43,8 +43,43 @@ from disdepth_core.inference.base import EngineUnavailableError
 from disdepth_core.inference.base import ModelLoadError
 
 __all__ = ['AUTO_ENGINE_BY_SUFFIX', 'DepthEstimator', 'DepthResult', 'ENGINES', 'EngineInfo',
-           'EngineUnavailableError', 'ModelLoadError', 'create_estimator', 'model_kind',
+           'EngineUnavailableError', 'ModelLoadError', 'RELATIVE_DEPTH_TOPIC',
+           'RelativeModelError', 'check_output_kind', 'create_estimator', 'model_kind',
            'register_engine', 'resolve_model_path']
+
+# Where a relative (unitless) model's output goes when the user asks for it: never ``depth``.
+RELATIVE_DEPTH_TOPIC = 'depth/relative'
+
+
+class RelativeModelError(ModelLoadError):
+    """A relative-disparity model was asked for metric depth (the message says what to do)."""
+
+
+def check_output_kind(spec: Any, relative_output: bool) -> None:
+    """
+    Refuse to publish a relative model as metric depth, and a metric one as relative.
+
+    REP 118 depth images are metres; a relative disparity has no unit, so the node and
+    ``disdepth bag`` run such a model only when asked for a relative output explicitly (it then
+    goes to :data:`RELATIVE_DEPTH_TOPIC`, with no point cloud).
+
+    :param spec: the model's ``ModelSpec``
+    :param relative_output: whether the user asked for the relative output
+    :raises RelativeModelError: naming the model, what it predicts and what to do
+    """
+    if not spec.is_metric and not relative_output:
+        raise RelativeModelError(
+            f'model {spec.name!r} predicts relative disparity ({spec.backbone}: no unit, larger '
+            '= nearer), not metres: it cannot be published as depth (REP 118) or as a point '
+            'cloud. Use a metric model (adopt a metric family such as '
+            'depth-anything-v2-metric, da3-metric or metric3d, or distil this one into a '
+            'metric student, docs/adopt.md), or ask for the relative output (node parameter '
+            f'relative_output: true, disdepth bag --relative-output) on {RELATIVE_DEPTH_TOPIC}')
+    if spec.is_metric and relative_output:
+        raise RelativeModelError(
+            f'relative output was asked for, but model {spec.name!r} predicts metric depth '
+            f'({spec.output_kind}); drop relative_output to publish depth in metres')
+
 
 EngineFactory = Callable[..., DepthEstimator]
 

@@ -55,7 +55,14 @@ from disdepth_core.transforms import IMAGENET_MEAN
 from disdepth_core.transforms import IMAGENET_STD
 
 
-def _read_normalisation(path: Path) -> Tuple[Sequence[float], Sequence[float]]:
+def read_normalisation(path: Path) -> Tuple[Sequence[float], Sequence[float]]:
+    """
+    Mean and std (of RGB in [0, 1]) from a model folder's ``preprocessor_config.json``.
+
+    :param path: the model folder
+    :return: (mean, std): ImageNet without the file, identity when ``do_normalize`` is false
+    :raises ValueError: invalid JSON or not three values
+    """
     cfg_file = path / 'preprocessor_config.json'
     if not cfg_file.is_file():
         return IMAGENET_MEAN, IMAGENET_STD
@@ -72,7 +79,8 @@ def _read_normalisation(path: Path) -> Tuple[Sequence[float], Sequence[float]]:
     return mean, std
 
 
-def _patch_size(config: object) -> Optional[int]:
+def patch_size_of(config: object) -> Optional[int]:
+    """The ViT patch size of a transformers config (or its backbone's), None if it has none."""
     for cfg in (getattr(config, 'backbone_config', None), config):
         p = getattr(cfg, 'patch_size', None) if cfg is not None else None
         if isinstance(p, int):
@@ -107,12 +115,12 @@ class HFDepthTeacher(nn.Module):
             raise ValueError(f'HF teacher: cannot load a depth-estimation model from {path}: '
                              f'{exc}') from None
         self.config = config
-        mean, std = _read_normalisation(path)
+        mean, std = read_normalisation(path)
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
                              persistent=False)
-        self.patch = _patch_size(self.model.config)
+        self.patch = patch_size_of(self.model.config)
         self.input_size = tuple(config.hf_input_size) if config.hf_input_size else None
         self.layers: Tuple[int, ...] = ()
         self._feature_info: List[FeatureInfo] = []
