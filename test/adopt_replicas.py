@@ -104,7 +104,7 @@ def _save_preprocessor(folder: Path, mean: Sequence[float], std: Sequence[float]
 
 
 def tiny_depth_anything(metric: bool = False, max_depth: float = 20.0, seed: int = 0):
-    """A random-weight Depth Anything (V2 layout) with a 4-layer DINOv2 of width 32."""
+    """Build a random-weight Depth Anything (V2 layout) with a 4-layer DINOv2 of width 32."""
     import torch
     from transformers import DepthAnythingConfig
     from transformers import DepthAnythingForDepthEstimation
@@ -123,7 +123,7 @@ def tiny_depth_anything(metric: bool = False, max_depth: float = 20.0, seed: int
 
 
 def tiny_glpn(max_depth: float = 10.0, seed: int = 0):
-    """A random-weight GLPN (metric, NYU-style) at toy width."""
+    """Build a random-weight GLPN (metric, NYU-style) at toy width."""
     import torch
     from transformers import GLPNConfig
     from transformers import GLPNForDepthEstimation
@@ -178,7 +178,7 @@ def export_community(model, path: Path, hw: Tuple[int, int], input_name: str = '
 
 def run_normalised(model, rgb01: np.ndarray, mean: Sequence[float] = (0.485, 0.456, 0.406),
                    std: Sequence[float] = (0.229, 0.224, 0.225)) -> np.ndarray:
-    """What the original network predicts for an N x 3 x H x W RGB [0, 1] batch (N x h x w)."""
+    """Run the original network on an N x 3 x H x W RGB [0, 1] batch (-> N x h x w)."""
     import torch
     x = (torch.from_numpy(rgb01) - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(
         std).view(1, 3, 1, 1)

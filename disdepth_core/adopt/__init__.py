@@ -243,7 +243,7 @@ def conventions_for(family_name: str, options: AdoptOptions, source: Path) -> Co
 def network_size(static_hw: Optional[Tuple[int, int]], conv: Conventions,
                  wanted: Optional[Tuple[int, int]]) -> Tuple[int, int]:
     """
-    The network input size: the graph's fixed one, else ``wanted``, else the family's default.
+    Choose the network input size: the graph's fixed one, else ``wanted``, else the default.
 
     :raises AdoptError: a size the family does not allow, or a fixed graph asked for another
     """
@@ -393,5 +393,5 @@ def adopt(source: Path, target: Path, options: AdoptOptions,
 
 
 def image_info(model: Any, name: str) -> Any:
-    """The graph input called ``name`` (before rewriting)."""
+    """Return the graph input called ``name`` (before rewriting)."""
     return next(i for i in model.graph.input if i.name == name)

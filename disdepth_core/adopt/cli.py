@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> AdoptOptions:
-    """The library options of parsed arguments."""
+    """Return the library options of parsed arguments."""
     return AdoptOptions(family=args.family, input_size=args.input_size, mean=args.mean,
                         std=args.std, output=args.output, kind=args.kind,
                         canonical_focal=args.canonical_focal, min_depth=args.min_depth,

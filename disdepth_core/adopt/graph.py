@@ -101,7 +101,7 @@ def real_inputs(model: Any) -> List[Any]:
 
 def find_image_input(model: Any) -> ImageInput:
     """
-    The graph's one image-like input: float, rank 4, 3 channels (NCHW or NHWC).
+    Find the graph's one image-like input: float, rank 4, 3 channels (NCHW or NHWC).
 
     :raises GraphError: no such input, several inputs, or a fixed batch other than 1
     """
@@ -127,8 +127,9 @@ def find_image_input(model: Any) -> ImageInput:
 
 def choose_output(model: Any, wanted: Optional[str], preferred: Sequence[str]) -> Any:
     """
-    The output that holds depth: ``wanted``, else the first of ``preferred`` present, else the
-    only output.
+    Choose the output that holds depth.
+
+    ``wanted``, else the first of ``preferred`` present, else the only output.
 
     :raises GraphError: when ``wanted`` is missing, or several outputs and none chosen
     """
@@ -198,7 +199,7 @@ def _fresh(taken: set, base: str) -> str:
 
 
 def opset_version(model: Any) -> int:
-    """The default-domain opset of the model."""
+    """Return the default-domain opset of the model."""
     for op in model.opset_import:
         if op.domain in ('', 'ai.onnx'):
             return int(op.version)

@@ -32,6 +32,7 @@ import json
 from pathlib import Path
 import tempfile
 from typing import Any, Callable, Dict, Optional, Tuple
+import warnings
 
 import numpy as np
 
@@ -194,7 +195,9 @@ def _export(module: Any, hw: Tuple[int, int], path: Path, opset: int, dynamic: b
     import torch
     x = torch.rand(1, 3, hw[0], hw[1])
     axes = {'image': {0: 'N', 2: 'H', 3: 'W'}, 'depth': {0: 'N', 2: 'h', 3: 'w'}}
-    with torch.no_grad():
+    # The tracer's warnings are about what the size check after the export decides.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
         torch.onnx.export(module, (x,), str(path), input_names=['image'], output_names=['depth'],
                           dynamic_axes=axes if dynamic else None, opset_version=opset,
                           dynamo=False)

@@ -80,7 +80,7 @@ def read_normalisation(path: Path) -> Tuple[Sequence[float], Sequence[float]]:
 
 
 def patch_size_of(config: object) -> Optional[int]:
-    """The ViT patch size of a transformers config (or its backbone's), None if it has none."""
+    """Return the ViT patch size of a transformers config (or its backbone's), or None."""
     for cfg in (getattr(config, 'backbone_config', None), config):
         p = getattr(cfg, 'patch_size', None) if cfg is not None else None
         if isinstance(p, int):
