@@ -333,3 +333,25 @@ def test_eval_of_a_relative_model_reports_aligned_metrics(tmp_path: Path) -> Non
     assert result['settings']['alignment'].startswith('least-squares')
     assert result['metrics']['abs_rel'] < 1e-4 and result['metrics']['d1'] == 1.0
     assert 'relative model' in format_table(result)
+
+
+def test_speed_table_of_the_adopted_replica_runs(tmp_path: Path) -> None:
+    pytest.importorskip('transformers')
+    import importlib.util
+    from conftest import REPO_ROOT
+    spec = importlib.util.spec_from_file_location('bench_adopted',
+                                                  REPO_ROOT / 'tools' / 'bench_adopted.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    md = tmp_path / 'bench.md'
+    md.write_text('# Benchmarks\n\nkept\n')
+    assert tool.main(['--tiny', '--backbones', 'mobilenetv2', '--warmup', '0', '--iters', '2',
+                      '--markdown', str(md), '--json', str(tmp_path / 'b.json')]) == 0
+    text = md.read_text()
+    assert 'kept' in text and tool.MARK_BEGIN in text
+    rows = [line for line in text.splitlines() if line.startswith('| ')][1:]
+    assert [r.split(' | ')[0] for r in rows] == ['| depth-anything-v2 ViT-S (adopted)',
+                                                  '| mobilenetv2']
+    import json
+    records = json.loads((tmp_path / 'b.json').read_text())['records']
+    assert all(r['p50_ms'] > 0 for r in records) and records[0]['vs_adopted'] == 1.0
