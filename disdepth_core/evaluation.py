@@ -187,7 +187,7 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         raise ValueError('evaluation needs the dataset without augmentation or resizing '
                          '(ground truth stays at its original resolution)')
     spec = getattr(estimator, 'spec', None)
-    relative = spec is not None and not spec.is_metric
+    relative = spec is not None and not getattr(spec, 'is_metric', True)
     if relative:
         # a relative model's range is a placeholder: the dataset or the caller says the range
         spec = None
