@@ -12,7 +12,7 @@ STAMP := $(VENV)/.disdepth-installed
 ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo ort-gpu || echo ort)
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench clean-venv
+.PHONY: setup test test-fast demo lint bench clean-venv
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ $(STAMP): setup.py setup.cfg package.xml
 
 test: $(STAMP)
 	ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)} $(PY) -m pytest test $(PYTEST_ARGS)
+
+# The inner loop: everything but the ROS graph tests, the slow ones and the linters (CI runs
+# the full suite with `make test`).
+test-fast: $(STAMP)
+	ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)} $(PY) -m pytest test -m "not ros and not slow and not linter" $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/disdepth demo --out out/demo

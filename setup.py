@@ -76,6 +76,7 @@ DEV = [
     'flake8-class-newline==1.6.0',
     'flake8-deprecated==2.4.0',
     'pydocstyle==6.3.0',
+    'mypy==2.4.1',
     'colcon-core==0.21.3',
     'colcon-ros==0.5.0',
     'colcon-python-setup-py==0.2.9',

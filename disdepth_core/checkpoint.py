@@ -210,7 +210,7 @@ def load_checkpoint(path: Union[str, Path], map_location: str = 'cpu'
                               f'{", ".join(MODELS)})')
     cls, build = MODELS[kind]
     try:
-        config = from_dict(cls, meta['model']['config'])
+        config: Any = from_dict(cls, meta['model']['config'])
     except (ConfigError, ValueError) as exc:
         raise CheckpointError(f'{meta_path}: bad model config: {exc}') from None
     config = _without_pretrained(config)
@@ -241,7 +241,7 @@ def load_checkpoint(path: Union[str, Path], map_location: str = 'cpu'
 
 def _without_pretrained(config: Any) -> Any:
     """Drop ImageNet ``weights`` paths (nested too): the checkpoint holds all weights."""
-    changes = {}
+    changes: Dict[str, Any] = {}
     for f in fields(config):
         value = getattr(config, f.name)
         if f.name == 'weights' and value is not None:

@@ -102,7 +102,7 @@ def from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = '') -> 
                               f'(valid: {", ".join(presets)})')
         data = {**presets[name], **data}
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
         prefix = f'{where}.' if where else ''

@@ -193,6 +193,7 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         spec = None
     prot = resolve_protocol(dataset, spec, protocol, min_depth, max_depth, crop)
     n = len(dataset) if max_frames is None else min(len(dataset), max(0, int(max_frames)))
+    cap = float(prot.max_depth or DEFAULT_MAX_DEPTH)   # resolve_protocol always sets it
     metric_acc, scaled_acc = MetricAccumulator(), MetricAccumulator()
     per_image: List[Dict[str, Any]] = []
     skipped: List[str] = []
@@ -215,9 +216,9 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         try:
             if relative:
                 pred = align_disparity(pred, frame.depth, mask & evaluation_mask(
-                    frame.depth, prot.min_depth, prot.max_depth))
-            m = compute_metrics(frame.depth, pred, prot.min_depth, prot.max_depth, mask)
-            ms = compute_metrics(frame.depth, pred, prot.min_depth, prot.max_depth, mask,
+                    frame.depth, prot.min_depth, cap))
+            m = compute_metrics(frame.depth, pred, prot.min_depth, cap, mask)
+            ms = compute_metrics(frame.depth, pred, prot.min_depth, cap, mask,
                                  median_scale=True)
         except NoValidPixelsError:
             skipped.append(frame.name)

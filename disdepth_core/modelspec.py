@@ -99,8 +99,8 @@ class ModelSpec:
     @property
     def preprocessing(self) -> Preprocessing:
         """Preprocessing at the training resolution."""
-        return Preprocessing(self.input_height, self.input_width, tuple(self.mean),
-                             tuple(self.std), self.input_multiple)
+        return Preprocessing(self.input_height, self.input_width, self.mean, self.std,
+                             self.input_multiple)
 
     def to_json(self) -> str:
         """Serialise to a JSON string."""

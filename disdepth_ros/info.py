@@ -19,7 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import platform
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from disdepth_core import __version__ as core_version
 from disdepth_core.assets import packaged_model_paths
@@ -40,7 +40,7 @@ def ort_providers() -> List[str]:
     return list(onnxruntime.get_available_providers())
 
 
-def collect() -> Dict[str, object]:
+def collect() -> Dict[str, Any]:
     """Gather everything ``disdepth info`` prints."""
     versions = {name: _version(dist) for name, dist in (
         ('disdepth_ros', 'disdepth_ros'), ('numpy', 'numpy'),

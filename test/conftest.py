@@ -12,7 +12,14 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared pytest fixtures: repository paths, the real data in ../shared/data, log isolation."""
+"""
+Shared pytest fixtures: repository paths, the real data in ../shared/data, log isolation.
+
+Markers: every test of a ``test_ros_*.py`` file, and of the files in :data:`ROS_FILES` (they start
+the node), is marked ``ros``; tests taking more than a few seconds carry ``@pytest.mark.slow``.
+``make test-fast`` runs the rest (``-m "not ros and not slow and not linter"``) for inner loops;
+``make test`` (what CI runs) runs everything.
+"""
 
 import os
 from pathlib import Path
@@ -45,3 +52,15 @@ def shared_data() -> Path:
         pytest.skip(f'real RGB-D frames not found at {SHARED_DATA} (only present beside a '
                     'development checkout)')
     return SHARED_DATA
+
+
+# Files outside test_ros_*.py whose tests start the node over DDS.
+ROS_FILES = ('test_tool_demo.py',)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Mark the tests that run real nodes over Fast DDS as ``ros``."""
+    for item in items:
+        name = Path(str(item.fspath)).name
+        if name.startswith('test_ros_') or name in ROS_FILES:
+            item.add_marker(pytest.mark.ros)

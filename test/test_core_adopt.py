@@ -134,6 +134,7 @@ def test_dynamic_graphs_take_the_family_size_or_the_option(tmp_path: Path, famil
         assert result.depth.min() < 0   # unclipped: normalised values go negative
 
 
+@pytest.mark.slow
 def test_community_depth_anything_export_matches_the_original(tmp_path: Path) -> None:
     torch = pytest.importorskip('torch')
     pytest.importorskip('transformers')
@@ -177,6 +178,7 @@ def _hf_parity(folder: Path, target: Path, options: AdoptOptions, model, hw) -> 
     return spec
 
 
+@pytest.mark.slow
 def test_hugging_face_folders_are_exported_with_their_conventions(tmp_path: Path) -> None:
     pytest.importorskip('torch')
     pytest.importorskip('transformers')
@@ -335,6 +337,7 @@ def test_eval_of_a_relative_model_reports_aligned_metrics(tmp_path: Path) -> Non
     assert 'relative model' in format_table(result)
 
 
+@pytest.mark.slow
 def test_speed_table_of_the_adopted_replica_runs(tmp_path: Path) -> None:
     pytest.importorskip('transformers')
     import importlib.util
@@ -350,8 +353,8 @@ def test_speed_table_of_the_adopted_replica_runs(tmp_path: Path) -> None:
     text = md.read_text()
     assert 'kept' in text and tool.MARK_BEGIN in text
     rows = [line for line in text.splitlines() if line.startswith('| ')][1:]
-    assert [r.split(' | ')[0] for r in rows] == ['| depth-anything-v2 ViT-S (adopted)',
-                                                  '| mobilenetv2']
+    names = [r.split(' | ')[0] for r in rows]
+    assert names == ['| depth-anything-v2 ViT-S (adopted)', '| mobilenetv2']
     import json
     records = json.loads((tmp_path / 'b.json').read_text())['records']
     assert all(r['p50_ms'] > 0 for r in records) and records[0]['vs_adopted'] == 1.0

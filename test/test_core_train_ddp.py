@@ -29,6 +29,7 @@ from disdepth_core.geometry import CameraIntrinsics
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_end_with_identical_weights(tmp_path: Path) -> None:
     pytest.importorskip('torch.distributed.run')
     root = tmp_path / 'frames'

@@ -55,6 +55,7 @@ def toy_rgbd_folder(root: Path, n: int = 4) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_bench_end_to_end(tmp_path) -> None:
     data = toy_rgbd_folder(tmp_path / 'data')
     model = write_toy_onnx(tmp_path / 'toy.onnx')

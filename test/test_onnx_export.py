@@ -60,6 +60,7 @@ def metadata(path: Path) -> dict:
     return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('backbone', ['mobilenetv2', 'resnet18', 'efficientnet_b0', 'resnet50'])
 def test_every_student_exports_with_parity(tmp_path, backbone) -> None:
     model, spec, _ = tiny_student(backbone)
@@ -196,6 +197,7 @@ def test_no_optimize_keeps_the_traced_graph(tmp_path) -> None:
     assert 'Softmax' in ops
 
 
+@pytest.mark.slow
 def test_export_cli_int8(tmp_path, capsys) -> None:
     import json
     from disdepth_core.checkpoint import save_checkpoint

@@ -69,6 +69,7 @@ def rgbd_folder(root: Path, n: int = 4) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) -> None:
     out = tmp_path / 'int8.onnx'
     report = quantize_int8(fp32_model, out, n_frames=6)
@@ -128,6 +129,7 @@ def test_int8_model_is_qdq_keeps_metadata_and_stays_close(fp32_model, tmp_path) 
     assert report['drift']['delta1'] >= 0.97
 
 
+@pytest.mark.slow
 def test_float_logits_keeps_the_logit_layer_in_float(fp32_model, tmp_path) -> None:
     out = tmp_path / 'int8-float-logits.onnx'
     report = quantize_int8(fp32_model, out, n_frames=4, float_logits=True)

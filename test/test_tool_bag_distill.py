@@ -43,6 +43,7 @@ def _train(*args: str) -> None:
     assert cli.main(['train', '--config', 'tiny', '--quiet', '--threads', '1', *args]) == 0
 
 
+@pytest.mark.slow
 def test_distil_from_bag_export_and_process(tmp_path: Path) -> None:
     from rosbags.highlevel import AnyReader
     from disdepth_core.data.rgbd_folder import RGBDFolderWriter

@@ -197,7 +197,7 @@ def conventions_for(family_name: str, options: AdoptOptions, source: Path) -> Co
         kind = str(options.kind)
         if kind not in OUTPUT_KINDS:
             raise AdoptError(f'--kind {kind!r} is not one of {", ".join(OUTPUT_KINDS)}')
-        mean, std = options.mean, options.std
+        mean, std = tuple(options.mean or ()), tuple(options.std or ())
         focal = options.canonical_focal or 0.0
         bgr = options.bgr
         if kind == 'canonical_metric' and options.canonical_focal is None:

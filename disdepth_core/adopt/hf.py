@@ -103,7 +103,8 @@ def _config(folder: Path) -> Dict[str, Any]:
 def _zoe_max_depth(config: Any) -> Optional[float]:
     bins = getattr(config, 'bin_configurations', None) or []
     values = [b.get('max_depth') for b in bins if isinstance(b, dict)]
-    return max(values) if values and all(isinstance(v, (int, float)) for v in values) else None
+    numbers = [float(v) for v in values if isinstance(v, (int, float))]
+    return max(numbers) if numbers and len(numbers) == len(values) else None
 
 
 def _preprocessor_size(folder: Path) -> Optional[Tuple[int, int]]:
@@ -164,8 +165,10 @@ def hf_conventions(folder: Path, config: Any, options: AdoptOptions) -> Conventi
         min_depth, max_depth = RELATIVE_RANGE
     multiple = hf.multiple
     default = _preprocessor_size(folder) or hf.default_size
-    return Conventions(family='hf', kind=kind, mean=tuple(float(v) for v in mean),
-                       std=tuple(float(v) for v in std), multiple=multiple,
+    m0, m1, m2 = (float(v) for v in mean)
+    s0, s1, s2 = (float(v) for v in std)
+    return Conventions(family='hf', kind=kind, mean=(m0, m1, m2), std=(s0, s1, s2),
+                       multiple=multiple,
                        canonical_focal=float(focal), min_depth=float(min_depth),
                        max_depth=float(max_depth), default_size=default,
                        source=f'{model_type}: {hf.source}')

@@ -185,6 +185,7 @@ class Augmenter:
         if rng.random() < c.color_prob:
             gamma = float(rng.uniform(*c.gamma_range))
             brightness = float(rng.uniform(*c.brightness_range))
-            colors = tuple(float(x) for x in rng.uniform(*c.color_range, size=3))
+            r, g, b = (float(x) for x in rng.uniform(*c.color_range, size=3))
+            colors = (r, g, b)
             frame = replace(frame, rgb=color_jitter(frame.rgb, gamma, brightness, colors))
         return frame

@@ -268,12 +268,12 @@ class RGBDFolderDataset(DepthDataset):
         folder = self.folders[folder_index]
         rgb = read_rgb(folder.rgb_paths[stem])
         depth_path = folder.depth_paths[stem]
-        depth = read_depth(depth_path)
+        depth = read_depth(depth_path) if depth_path is not None else None
         k = folder.intrinsics[stem]
         if rgb.shape[:2] != (k.height, k.width):
             raise ValueError(f'{folder.rgb_paths[stem]}: image is {rgb.shape[1]}x{rgb.shape[0]} '
                              f'but its intrinsics say {k.width}x{k.height}')
-        if depth.shape != rgb.shape[:2]:
+        if depth is not None and depth.shape != rgb.shape[:2]:
             raise ValueError(f'{depth_path}: depth is {depth.shape[1]}x{depth.shape[0]} but the '
                              f'image is {rgb.shape[1]}x{rgb.shape[0]}')
         name = stem if len(self.folders) == 1 else f'{folder.root.name}/{stem}'

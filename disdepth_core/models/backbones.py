@@ -230,7 +230,7 @@ class ResNet(Backbone):
             blocks = []
             for j in range(n):
                 blocks.append(block(cin, width, stride if j == 0 else 1))
-                cin = width * block.expansion
+                cin = width * block.expansion  # type: ignore[attr-defined]
             setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
             info.append(FeatureInfo(cin, 4 * 2 ** i))
         self.feature_info = info

@@ -128,7 +128,7 @@ class HFDepthTeacher(nn.Module):
 
     def _net_size(self, h: int, w: int) -> Tuple[int, int]:
         if self.input_size is not None:
-            return tuple(self.input_size)
+            return int(self.input_size[0]), int(self.input_size[1])
         if self.patch:
             p = self.patch
             return max(p, round(h / p) * p), max(p, round(w / p) * p)
