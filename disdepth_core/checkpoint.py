@@ -37,9 +37,7 @@ checkpoint).
 from dataclasses import fields
 from dataclasses import is_dataclass
 from dataclasses import replace
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 from typing import Dict
@@ -52,6 +50,9 @@ from torch import nn
 from disdepth_core.config import ConfigError
 from disdepth_core.config import from_dict
 from disdepth_core.config import to_dict
+from disdepth_core.inference.atomic import atomic_path
+from disdepth_core.inference.atomic import atomic_write_text
+from disdepth_core.inference.atomic import file_sha256
 from disdepth_core.modelspec import ModelSpec
 
 FORMAT = 'disdepth-checkpoint'
@@ -73,24 +74,6 @@ def checkpoint_paths(path: Union[str, Path]) -> Tuple[Path, Path]:
     if path.suffix in ('.safetensors', '.json'):
         path = path.with_suffix('')
     return path.with_name(path.name + '.safetensors'), path.with_name(path.name + '.json')
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open('rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _plain(cfg: Any) -> Any:
@@ -131,17 +114,17 @@ def save_checkpoint(stem_path: Union[str, Path], model: nn.Module, spec: ModelSp
         raise CheckpointError(str(exc)) from None
     tensors = {k: v.detach().to('cpu').contiguous().clone() for k, v in
                model.state_dict().items()}
-    _atomic_write_bytes(weights, lambda p: save_file(tensors, str(p),
-                                                     metadata={'format': 'pt', 'kind': kind}))
+    with atomic_path(weights, suffix='.safetensors') as tmp:
+        save_file(tensors, str(tmp), metadata={'format': 'pt', 'kind': kind})
     meta = {'format': FORMAT, 'version': VERSION, 'weights': weights.name,
-            'sha256': _sha256(weights), 'spec': json.loads(spec.to_json()),
+            'sha256': file_sha256(weights), 'spec': json.loads(spec.to_json()),
             'model': {'kind': kind, 'config': _plain(model_config)},
             'train': _plain(train_config), 'extra': extra or {}}
     try:
         text = json.dumps(meta, indent=2, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f'checkpoint metadata is not JSON-serialisable: {exc}') from None
-    _atomic_write_bytes(meta_path, lambda p: p.write_text(text + '\n'))
+    atomic_write_text(meta_path, text + '\n')
     return weights, meta_path
 
 
@@ -197,7 +180,7 @@ def load_checkpoint(path: Union[str, Path], map_location: str = 'cpu'
         raise CheckpointError(f'checkpoint weights {weights} not found (referenced by '
                               f'{meta_path})')
     digest = meta.get('sha256')
-    if digest and _sha256(weights) != digest:
+    if digest and file_sha256(weights) != digest:
         raise CheckpointError(f'{weights}: checksum mismatch with {meta_path} (corrupt or '
                               'replaced weights file)')
     try:

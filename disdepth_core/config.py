@@ -172,7 +172,5 @@ def load_config(cls: Type[T], path: Optional[Union[str, Path]] = None,
 
 def save_config(cfg: Any, path: Union[str, Path]) -> None:
     """Write a config as YAML (atomically: temp file then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    tmp.replace(path)
+    from disdepth_core.inference.atomic import atomic_write_text
+    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))

@@ -42,10 +42,8 @@ import argparse
 from dataclasses import dataclass
 import json
 import math
-import os
 from pathlib import Path
 import sys
-import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -55,6 +53,7 @@ from disdepth_core.data.base import DepthDataset
 from disdepth_core.data.base import Frame
 from disdepth_core.data.registry import build_dataset
 from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.inference.atomic import atomic_write_text
 from disdepth_core.metrics import align_disparity
 from disdepth_core.metrics import compute_metrics
 from disdepth_core.metrics import crop_mask
@@ -297,16 +296,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
             return [clean(v) for v in x]
         return x
 
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(clean(data), f, indent=2)
-            f.write('\n')
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(clean(data), indent=2) + '\n')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,12 +21,12 @@ coloured, as binary little-endian (default) or ASCII PLY, atomically (temporary 
 blue uchar).
 """
 
-import os
 from pathlib import Path
-import tempfile
 from typing import Optional, Tuple, Union
 
 import numpy as np
+
+from disdepth_core.inference.atomic import atomic_path
 
 _PLY_TYPES = {'float': '<f4', 'float32': '<f4', 'double': '<f8', 'float64': '<f8',
               'uchar': 'u1', 'uint8': 'u1', 'char': 'i1', 'int8': 'i1', 'ushort': '<u2',
@@ -82,22 +82,14 @@ def write_ply(path: Union[str, Path], xyz: np.ndarray, rgb: Optional[np.ndarray]
         rec['red'], rec['green'], rec['blue'] = cols[:, 0], cols[:, 1], cols[:, 2]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, 'wb') as f:
-            f.write(header)
-            if binary:
-                f.write(rec.tobytes())
-            else:
-                formats = ['%.7g'] * 3 + (['%d'] * 3 if cols is not None else [])
-                table = np.column_stack([pts] + ([cols] if cols is not None else []))
-                np.savetxt(f, table, fmt=formats)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, suffix='.ply') as tmp, open(tmp, 'wb') as f:
+        f.write(header)
+        if binary:
+            f.write(rec.tobytes())
+        else:
+            formats = ['%.7g'] * 3 + (['%d'] * 3 if cols is not None else [])
+            table = np.column_stack([pts] + ([cols] if cols is not None else []))
+            np.savetxt(f, table, fmt=formats)
     return n
 
 

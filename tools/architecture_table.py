@@ -89,9 +89,8 @@ def main(argv: List[str] = None) -> int:
             return 1
         return 0
     if new != old:
-        tmp = DOC.with_suffix('.md.tmp')
-        tmp.write_text(new)
-        tmp.replace(DOC)
+        from disdepth_core.inference.atomic import atomic_write_text
+        atomic_write_text(DOC, new)
     return 0
 
 

@@ -27,7 +27,6 @@ Writes ``results.json`` (everything) and ``results.md`` (the tables) into ``--ou
 
 import argparse
 import json
-import os
 from pathlib import Path
 import re
 import sys
@@ -35,6 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from disdepth_core.data.registry import build_dataset
 from disdepth_core.evaluation import evaluate
+from disdepth_core.inference.atomic import atomic_write_text
 from disdepth_core.training.config import parse_select
 
 SET_PATTERN = re.compile(r'^(?P<label>[\w.-]+)=(?P<path>[^\[@]+)(\[(?P<sel>[-\d:]*)\])?'
@@ -178,9 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     names = [m[0] for m in models]
     for fname, text in (('results.json', json.dumps(results, indent=1, default=str)),
                         ('results.md', markdown(results, labels, names))):
-        tmp = args.out / (fname + '.tmp')
-        tmp.write_text(text)
-        os.replace(tmp, args.out / fname)
+        atomic_write_text(args.out / fname, text)
     print((args.out / 'results.md').read_text())
     return 0
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Atomic file output for the tools (``disdepth export``, ``infer``, ``bench``): temp file + rename.
+Atomic file output for every tool (temp file + rename), and the file digest models are keyed by.
 
 The temporary file lives in the destination directory (so the rename is atomic), starts with a
 dot (so watchers ignore it) and gets the usual ``0666 & ~umask`` permissions (``mkstemp`` alone
@@ -21,6 +21,7 @@ would leave the result readable only by its owner).  Standard library only.
 """
 
 import contextlib
+import hashlib
 import os
 from pathlib import Path
 import tempfile
@@ -61,6 +62,15 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def file_sha256(path: Union[str, Path], chunk: int = 1 << 20) -> str:
+    """Return the SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: Union[str, Path], text: str) -> None:

@@ -32,7 +32,6 @@ imported (onnxruntime when an estimator is built).
 """
 
 import ctypes.util
-import hashlib
 import importlib
 import importlib.metadata
 import logging
@@ -45,6 +44,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.inference.atomic import file_sha256
 from disdepth_core.inference.base import DepthResult
 from disdepth_core.inference.base import EngineInfo
 from disdepth_core.inference.base import EngineUnavailableError
@@ -122,15 +122,6 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/disdepth/trt`` (``~/.cache/disdepth/trt`` by default)."""
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return Path(base) / 'disdepth' / 'trt'
-
-
-def file_sha256(path: Union[str, Path], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gpu_name(device_id: int = 0) -> str:

@@ -36,7 +36,6 @@ Output folder::
 from dataclasses import asdict, dataclass
 import json
 import math
-import os
 from pathlib import Path
 import random
 import sys
@@ -52,6 +51,7 @@ from torch.utils.data import DataLoader
 from disdepth_core.checkpoint import save_checkpoint
 from disdepth_core.config import save_config
 from disdepth_core.config import to_dict
+from disdepth_core.inference.atomic import atomic_write_text
 from disdepth_core.training import ddp
 from disdepth_core.training.config import TrainConfig
 from disdepth_core.training.data import build_mix
@@ -448,9 +448,7 @@ def seed_everything(seed: int) -> None:
 
 
 def _atomic_json(path: Path, data: Dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, default=str))
 
 
 def _show_progress(cfg: TrainConfig, quiet: bool) -> bool:

@@ -22,13 +22,15 @@ source can at worst hold wrong numbers, never run code.
 """
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 from safetensors.torch import load_file
 from safetensors.torch import save_file
 import torch
+
+from disdepth_core.inference.atomic import atomic_path
+from disdepth_core.inference.atomic import atomic_write_text
 
 STATE_FORMAT = 'disdepth-train-state'
 STATE_VERSION = 1
@@ -89,12 +91,6 @@ def unflatten_optimizer_state(tensors: Dict[str, torch.Tensor],
     return {'state': state, 'param_groups': meta['param_groups']}
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_train_state(stem: Union[str, Path], optimizer: torch.optim.Optimizer,
                      counters: Dict[str, Any], scaler: Optional[Any] = None,
                      extra_tensors: Optional[Dict[str, torch.Tensor]] = None) -> None:
@@ -114,10 +110,9 @@ def save_train_state(stem: Union[str, Path], optimizer: torch.optim.Optimizer,
     doc = {'format': STATE_FORMAT, 'version': STATE_VERSION, 'counters': counters,
            'optimizer': meta,
            'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None}
-    tmp = st_path.with_name(st_path.name + '.tmp')
-    save_file(tensors, str(tmp))
-    os.replace(tmp, st_path)
-    _atomic_write_text(js_path, json.dumps(doc, indent=1))
+    with atomic_path(st_path, suffix='.safetensors') as tmp:
+        save_file(tensors, str(tmp))
+    atomic_write_text(js_path, json.dumps(doc, indent=1))
 
 
 def load_train_state(stem: Union[str, Path]) -> Dict[str, Any]:
