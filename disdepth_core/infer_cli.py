@@ -54,6 +54,7 @@ from disdepth_core.inference import ModelLoadError
 from disdepth_core.inference.atomic import atomic_path
 from disdepth_core.inference.atomic import atomic_write_bytes
 from disdepth_core.modelspec import ModelSpec
+from disdepth_core.transforms import read_rgb
 
 LOG = logging.getLogger('disdepth')
 # Relative aspect-ratio difference tolerated when rescaling intrinsics.json to an image.
@@ -206,13 +207,12 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     failures: List[str] = []
     for name in args.images:
-        bgr = cv2.imread(name, cv2.IMREAD_COLOR)
-        if bgr is None:
+        try:
+            rgb = read_rgb(name)
+        except ValueError as exc:
             failures.append(name)
-            print(f'disdepth infer: error: cannot read image {name} (unreadable or not an '
-                  'image)', file=sys.stderr)
+            print(f'disdepth infer: error: {exc}', file=sys.stderr)
             continue
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         h, w = rgb.shape[:2]
         try:
             k = intrinsics_for(args, w, h, estimator.spec, file_k)

@@ -26,7 +26,8 @@ numpy + OpenCV only: importable on a robot without torch.
 """
 
 from dataclasses import dataclass
-from typing import Tuple
+from pathlib import Path
+from typing import Tuple, Union
 
 import cv2
 import numpy as np
@@ -85,6 +86,29 @@ def resize_image(rgb: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
         return rgb
     shrink = h < rgb.shape[0] or w < rgb.shape[1]
     return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def read_rgb(path: Union[str, Path]) -> np.ndarray:
+    """
+    Read an 8-bit image file (PNG, JPEG...; grey, colour or with alpha) as H x W x 3 uint8 RGB.
+
+    The one image-file reader: RGB-D folders, unlabeled folders, ``disdepth infer`` and the INT8
+    calibration frames all go through it.
+
+    :param path: image file
+    :return: the image, RGB order
+    :raises ValueError: if it cannot be read or is not 8-bit
+    """
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ValueError(f'cannot read image {path} (missing, unreadable or not an image file)')
+    if raw.dtype != np.uint8:
+        raise ValueError(f'{path}: colour images must be 8-bit, got {raw.dtype}')
+    if raw.ndim == 2:
+        return cv2.cvtColor(raw, cv2.COLOR_GRAY2RGB)
+    if raw.shape[2] == 4:
+        return cv2.cvtColor(raw, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
 
 
 def check_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -43,9 +43,9 @@ from disdepth_core.data.nyu import join_list_path
 from disdepth_core.data.nyu import read_split_file
 from disdepth_core.data.registry import register_dataset
 from disdepth_core.data.rgbd_folder import read_depth
-from disdepth_core.data.rgbd_folder import read_rgb
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.metrics import kb_crop_box
+from disdepth_core.transforms import read_rgb
 
 _DATE = re.compile(r'(\d{4}_\d{2}_\d{2})')
 _CAMERA = re.compile(r'image_0([0-3])')

@@ -38,8 +38,8 @@ from disdepth_core.data.base import DepthDataset
 from disdepth_core.data.base import Frame
 from disdepth_core.data.registry import register_dataset
 from disdepth_core.data.rgbd_folder import read_depth
-from disdepth_core.data.rgbd_folder import read_rgb
 from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.transforms import read_rgb
 
 NYU_INTRINSICS = CameraIntrinsics(518.8579, 519.4696, 325.5824, 253.7362, 640, 480)
 NYU_BORDER_CROP = (45, 43, 427, 565)  # top, left, height, width: rows 45:472, cols 43:608

@@ -56,29 +56,10 @@ from disdepth_core.geometry import intrinsics_from_values
 from disdepth_core.geometry import INTRINSICS_KEYS
 from disdepth_core.geometry import read_intrinsics_file
 from disdepth_core.transforms import check_rgb
+from disdepth_core.transforms import read_rgb
 
 RGB_SUFFIXES = ('.png', '.jpg', '.jpeg')
 PNG_MAX_DEPTH_M = 65.535
-
-
-def read_rgb(path: Union[str, Path]) -> np.ndarray:
-    """
-    Read an 8-bit colour image as H x W x 3 uint8 **RGB**.
-
-    :param path: image file
-    :return: the image
-    :raises ValueError: if it cannot be read or is not 8-bit
-    """
-    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if bgr is None:
-        raise ValueError(f'{path}: cannot read the image (missing or not an image file)')
-    if bgr.dtype != np.uint8:
-        raise ValueError(f'{path}: RGB images must be 8-bit, got {bgr.dtype}')
-    if bgr.ndim == 2:
-        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
-    if bgr.shape[2] == 4:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def read_depth(path: Union[str, Path], png_scale: float = 1000.0) -> np.ndarray:

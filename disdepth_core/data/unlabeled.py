@@ -59,6 +59,7 @@ from disdepth_core.data.rgbd_folder import folder_intrinsics
 from disdepth_core.data.rgbd_folder import read_frames_csv
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import load_intrinsics_json
+from disdepth_core.transforms import read_rgb
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
@@ -349,10 +350,7 @@ class UnlabeledDataset(DepthDataset):
             rgb, k, name = self.bag.read(item)
         else:
             path = self.paths[item]
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f'{path}: cannot read the image')
-            rgb = np.ascontiguousarray(bgr[..., ::-1])
+            rgb = read_rgb(path)
             name = path.stem
             k = self.frame_intrinsics.get(name, self.fallback)
             if k is None:

@@ -52,7 +52,6 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 
 from disdepth_core.inference.atomic import atomic_path
@@ -61,6 +60,7 @@ from disdepth_core.inference.onnx_engine import PRECISION_METADATA_KEY
 from disdepth_core.modelspec import ModelSpec
 from disdepth_core.modelspec import ONNX_METADATA_KEY
 from disdepth_core.transforms import Preprocessing
+from disdepth_core.transforms import read_rgb
 from disdepth_core.transforms import to_network_input
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -124,18 +124,6 @@ def image_files(folder: Union[str, Path]) -> List[Path]:
         if files:
             return files
     raise FileNotFoundError(f'no images in {folder} (looked in rgb/, */rgb/ and the folder)')
-
-
-def read_rgb(path: Union[str, Path]) -> np.ndarray:
-    """
-    Read an image file as H x W x 3 uint8 RGB.
-
-    :raises ValueError: when the file cannot be decoded
-    """
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f'cannot read image {path} (missing, unreadable or not an image)')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def calibration_images(source: Optional[Union[str, Path]], n: int,
