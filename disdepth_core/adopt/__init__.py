@@ -265,14 +265,15 @@ def network_size(static_hw: Optional[Tuple[int, int]], conv: Conventions,
     return h, w
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file (or of a folder's files, in name order)."""
+def source_sha256(path: Path) -> str:
+    """Return the SHA-256 of the adopted file, or of a folder's files in name order."""
+    from disdepth_core.inference.atomic import file_sha256
+    if not path.is_dir():
+        return file_sha256(path)
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob('*') if p.is_file()) if path.is_dir() else [path]
-    for item in files:
-        with open(item, 'rb') as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b''):
-                digest.update(chunk)
+    for item in sorted(p for p in path.rglob('*') if p.is_file()):
+        digest.update(item.relative_to(path).as_posix().encode())
+        digest.update(bytes.fromhex(file_sha256(item)))
     return digest.hexdigest()
 
 
@@ -365,7 +366,7 @@ def adopt(source: Path, target: Path, options: AdoptOptions,
         min_depth=conv.min_depth, max_depth=conv.max_depth, mean=conv.mean, std=conv.std,
         outputs=('depth',), dynamic=dynamic, output_kind=conv.kind,
         input_multiple=conv.multiple,
-        extra={'adopted_from': source.name, 'sha256': file_sha256(source),
+        extra={'adopted_from': source.name, 'sha256': source_sha256(source),
                'family': conv.family, 'convention_source': conv.source,
                'original_io': described, 'channel_order': 'BGR' if conv.bgr else 'RGB'})
     from disdepth_core.export import set_metadata
