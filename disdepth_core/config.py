@@ -27,7 +27,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).  Over
 import dataclasses
 from pathlib import Path
 import typing
-from typing import Any, Dict, Iterable, Optional, Type, TypeVar, Union
+from typing import Any, Dict, Iterable, List, Optional, Type, TypeVar, Union
 
 import yaml
 
@@ -128,25 +128,60 @@ def to_dict(cfg: Any) -> Dict[str, Any]:
     return plain(dataclasses.asdict(cfg))
 
 
+def _set(node: Any, parts: List[str], value: Any, key: str) -> Any:
+    """Set ``value`` at the dotted path ``parts`` inside plain data (dicts and lists)."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, list):
+        if not head.isdigit():
+            raise ConfigError(f'override {key!r}: {head!r} indexes a list (use a number)')
+        i = int(head)
+        if i > len(node):
+            raise ConfigError(f'override {key!r}: index {i} is past the end of a list of '
+                              f'{len(node)} items')
+        node = list(node)
+        if i == len(node):
+            node.append({})
+        node[i] = _set(node[i], rest, value, key) if rest else value
+        return node
+    node = dict(node) if isinstance(node, dict) else {}
+    if rest:
+        child = node.get(head)
+        if not isinstance(child, (dict, list)):
+            child = [] if rest[0].isdigit() else {}
+        node[head] = _set(child, rest, value, key)
+    else:
+        node[head] = value
+    return node
+
+
+# Keys whose values stay strings: a frame selection like 0:30 is not YAML-safe (YAML 1.1 reads
+# it as the sexagesimal number 1800).
+STRING_KEYS = ('select',)
+
+
 def apply_overrides(data: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, Any]:
     """
     Apply ``dotted.key=value`` overrides to nested plain data (values parsed as YAML).
 
-    :raises ConfigError: on a malformed override
+    The one override parser (``disdepth train``, :func:`load_config` and every config loader):
+    list items are addressed by index (``data.train.0.name=nyu``; the index one past the end
+    appends an item), values are YAML except for :data:`STRING_KEYS`.
+
+    :param data: plain data (from YAML)
+    :param overrides: ``key.sub=value`` strings
+    :return: the updated copy
+    :raises ConfigError: on a malformed override or a bad list index
     """
-    out = dict(data)
+    out: Any = dict(data)
     for item in overrides:
         if '=' not in item:
             raise ConfigError(f'override {item!r} must look like key.sub=value')
         key, raw = item.split('=', 1)
         parts = key.strip().split('.')
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            child = dict(child) if isinstance(child, dict) else {}
-            node[part] = child
-            node = child
-        node[parts[-1]] = yaml.safe_load(raw)
+        if not all(parts):
+            raise ConfigError(f'override {item!r} must look like key.sub=value')
+        value = raw if parts[-1] in STRING_KEYS else yaml.safe_load(raw)
+        out = _set(out, parts, value, key)
     return out
 
 

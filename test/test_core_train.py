@@ -357,3 +357,22 @@ def test_kd_balance_matches_the_supervised_loss_at_the_first_step(
     task(collate([mix[2], mix[3]]))
     assert float(task.kd_scale) == scale > 0
     assert task.resume_state()['kd_scale'] == pytest.approx(scale)
+
+
+def test_one_override_parser_for_the_cli_and_the_library() -> None:
+    from disdepth_core.config import apply_overrides
+    from disdepth_core.config import ConfigError
+    from disdepth_core.training.cli import build_config
+    from disdepth_core.training.config import load_train_config
+    overrides = ['data.train.0.name=synthetic', 'data.train.0.select=0:30',
+                 'data.train.1.name=synthetic', 'optim.lr=0.002']
+    library = load_train_config('tiny', overrides)
+    assert build_config('tiny', overrides) == library
+    assert library.data.train[0].select == '0:30' and library.optim.lr == 0.002
+    assert len(library.data.train) == 2
+    assert apply_overrides({'a': [{'b': 1}]}, ['a.0.b=2', 'a.1.b=3']) == {
+        'a': [{'b': 2}, {'b': 3}]}
+    for bad, message in (('a.x.b=1', 'indexes a list'), ('a.5.b=1', 'past the end'),
+                         ('novalue', 'key.sub=value'), ('a..b=1', 'key.sub=value')):
+        with pytest.raises(ConfigError, match=message):
+            apply_overrides({'a': [{'b': 1}]}, [bad])

@@ -30,7 +30,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from disdepth_core.config import ConfigError
 
@@ -82,32 +82,6 @@ def _parse_intermixed(parser: argparse.ArgumentParser) -> None:
     parser.parse_known_args = intermixed  # type: ignore[method-assign]
 
 
-def _set(node: Any, parts: List[str], value: Any, key: str) -> Any:
-    """Set ``value`` at the dotted path ``parts`` inside plain data (dicts and lists)."""
-    head, rest = parts[0], parts[1:]
-    if isinstance(node, list):
-        if not head.isdigit():
-            raise ConfigError(f'override {key!r}: {head!r} indexes a list (use a number)')
-        i = int(head)
-        if i > len(node):
-            raise ConfigError(f'override {key!r}: index {i} is past the end of a list of '
-                              f'{len(node)} items')
-        node = list(node)
-        if i == len(node):
-            node.append({})
-        node[i] = _set(node[i], rest, value, key) if rest else value
-        return node
-    node = dict(node) if isinstance(node, dict) else {}
-    if rest:
-        child = node.get(head)
-        if not isinstance(child, (dict, list)):
-            child = [] if rest[0].isdigit() else {}
-        node[head] = _set(child, rest, value, key)
-    else:
-        node[head] = value
-    return node
-
-
 def build_config(config: Optional[str], overrides: List[str]) -> Any:
     """
     Merge defaults <- YAML <- ``key.sub=value`` overrides (list items addressable by index).
@@ -117,27 +91,8 @@ def build_config(config: Optional[str], overrides: List[str]) -> Any:
     :return: the TrainConfig
     :raises ConfigError: for a malformed override, unknown key or wrong type
     """
-    import yaml
-
-    from disdepth_core.config import from_dict
-    from disdepth_core.training.config import resolve_config_path
-    from disdepth_core.training.config import TrainConfig
-    data: Dict[str, Any] = {}
-    if config is not None:
-        path = resolve_config_path(config)
-        loaded = yaml.safe_load(path.read_text())
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f'{path}: a config file must hold a mapping')
-        data = loaded or {}
-    for item in overrides:
-        if '=' not in item:
-            raise ConfigError(f'override {item!r} must look like key.sub=value')
-        key, raw = item.split('=', 1)
-        parts = key.strip().split('.')
-        # A frame selection like 0:30 is not YAML-safe (1.1 reads it as sexagesimal 30).
-        value = raw if parts[-1] == 'select' else yaml.safe_load(raw)
-        data = _set(data, parts, value, key)
-    return from_dict(TrainConfig, data)
+    from disdepth_core.training.config import load_train_config
+    return load_train_config(config, overrides)
 
 
 def run(args: argparse.Namespace) -> int:
