@@ -22,14 +22,20 @@ colour order -> resize to the network size -> scale to [0, 1] -> CHW.  Outputs a
 resolution for the canonical camera (see :mod:`disdepth_core.geometry`), resized back to the image
 with :func:`resize_depth`.
 
-numpy + OpenCV only: importable on a robot without torch.
+numpy + OpenCV only: importable on a robot without torch.  OpenCV is needed only when an image or
+a depth map is actually resized; without it the module still imports (the torch engine's
+``device_processing`` path resizes with torch), and a resize raises a clear error.
 """
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Tuple
 
-import cv2
 import numpy as np
+
+try:
+    import cv2
+except ImportError:  # resizing then needs the torch engine's device_processing path
+    cv2 = None
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -72,6 +78,15 @@ class Preprocessing:
         return (self.height, self.width)
 
 
+def _opencv() -> Any:
+    """Return the cv2 module, or raise a clear error when OpenCV is not installed."""
+    if cv2 is None:
+        raise RuntimeError('resizing on the CPU needs OpenCV: pip install opencv-python-headless '
+                           '(or run the torch engine with device_processing=True, which resizes '
+                           'with torch)')
+    return cv2
+
+
 def resize_image(rgb: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     """
     Resize an H x W x 3 uint8 image to ``hw`` (area filter when shrinking, bilinear otherwise).
@@ -84,7 +99,8 @@ def resize_image(rgb: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     if rgb.shape[:2] == (h, w):
         return rgb
     shrink = h < rgb.shape[0] or w < rgb.shape[1]
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    ocv = _opencv()
+    return ocv.resize(rgb, (w, h), interpolation=ocv.INTER_AREA if shrink else ocv.INTER_LINEAR)
 
 
 def check_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -130,7 +146,8 @@ def resize_depth(depth: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     depth = np.asarray(depth, dtype=np.float32)
     if depth.shape == (h, w):
         return depth
-    return cv2.resize(depth, (w, h), interpolation=cv2.INTER_LINEAR)
+    ocv = _opencv()
+    return ocv.resize(depth, (w, h), interpolation=ocv.INTER_LINEAR)
 
 
 def fit_network_size(image_hw: Tuple[int, int], max_side: int, multiple: int = 32
