@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright 2026 The disdepth_ros Authors
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
