@@ -573,6 +573,7 @@ def run_parity(report: Report, plan: Plan, base: torch.nn.Module, spec: Any) -> 
     try:
         from disdepth_core.assets import packaged_model_paths
         from disdepth_core.inference.onnx_engine import OnnxEstimator
+        importlib.import_module('onnxruntime')
         onnx_est = OnnxEstimator(packaged_model_paths()['onnx'], device='cpu')
         parts = [onnx_est.forward(x[i:i + 1]) for i in range(len(x))]
         got = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
