@@ -16,10 +16,12 @@
 ``disdepth export``: a DisDepth torch model to a self-describing ONNX file.
 
 The graph has one input ``image`` (float32 N x 3 x H x W, RGB in [0, 1]; ImageNet mean/std is
-folded into the graph) and the outputs ``depth`` (N x 1 x h x w, canonical-camera metres) and
-``confidence`` (N x 1 x h x w, 0..1).  The :class:`~disdepth_core.modelspec.ModelSpec` JSON is
-stored in the metadata key ``disdepth.spec`` (plus readable keys: backbone, resolution, canonical
-focal length, depth range, preprocessing), so an ONNX file is all the node needs.
+folded into the graph; N is fixed to 1 unless ``--dynamic-batch`` or ``--dynamic`` make it a
+symbolic ``batch`` axis, which ``predict_batch`` needs) and the outputs ``depth`` (N x 1 x h x w,
+canonical-camera metres) and ``confidence`` (N x 1 x h x w, 0..1).  The
+:class:`~disdepth_core.modelspec.ModelSpec` JSON is stored in the metadata key ``disdepth.spec``
+(plus readable keys: backbone, resolution, canonical focal length, depth range, preprocessing), so
+an ONNX file is all the node needs.
 
 The legacy TorchScript-based exporter is used (``dynamo=False``): the dynamo exporter needs
 ``onnxscript``.  Every export passes ``onnx.checker`` and, unless disabled, a parity check that
@@ -79,13 +81,14 @@ class OnnxExportWrapper(nn.Module):
 
 
 def readable_metadata(spec: ModelSpec, export_hw: Tuple[int, int],
-                      precision: str = 'fp32') -> Dict[str, str]:
+                      precision: str = 'fp32', dynamic_batch: bool = False) -> Dict[str, str]:
     """
     Metadata entries stored next to the spec JSON, for people and tools like Netron.
 
     :param spec: the model spec
     :param export_hw: graph input (height, width), or the training size for dynamic graphs
     :param precision: 'fp32' or 'int8'
+    :param dynamic_batch: whether the batch axis is symbolic
     :return: key -> string value
     """
     return {
@@ -103,6 +106,7 @@ def readable_metadata(spec: ModelSpec, export_hw: Tuple[int, int],
             f'std={list(spec.std)} is inside the graph; metric depth = depth * '
             'f_net / canonical_focal (disdepth_core.geometry.metric_scale)'),
         'disdepth.outputs': ', '.join(spec.outputs),
+        'disdepth.batch': 'dynamic' if dynamic_batch or spec.dynamic else '1',
         PRECISION_METADATA_KEY: precision,
     }
 
@@ -221,13 +225,13 @@ def optimize_for_onnxruntime(proto: Any) -> Dict[str, int]:
     return counts
 
 
-def _random_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
+def _random_image(height: int, width: int, seed: int = 0, batch: int = 1) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
-    return torch.rand(1, 3, height, width, generator=gen)
+    return torch.rand(batch, 3, height, width, generator=gen)
 
 
 def parity(model: nn.Module, onnx_path: Union[str, Path],
-           sizes: Sequence[Tuple[int, int]]) -> Dict[str, float]:
+           sizes: Sequence[Tuple[int, int]], batch: int = 1) -> Dict[str, float]:
     """
     Largest |ONNX Runtime - torch| per output over random images of the given sizes.
 
@@ -237,6 +241,7 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
     :param model: the torch model (eval mode)
     :param onnx_path: the exported file
     :param sizes: (height, width) inputs to compare
+    :param batch: images per input (more than 1 needs a dynamic batch axis)
     :return: ``{'depth': err, 'confidence': err, 'depth_scale': max|torch depth|}``
     """
     from disdepth_core.inference.onnx_engine import _ort
@@ -246,7 +251,7 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
     errors: Dict[str, float] = {}
     for i, (h, w) in enumerate(sizes):
         engine = OnnxEstimator(onnx_path, device='cpu', input_size=(h, w))
-        image = _random_image(h, w, seed=i)
+        image = _random_image(h, w, seed=i, batch=batch)
         with torch.no_grad():
             ref = [t.float().numpy() for t in wrapper(image)]
         try:
@@ -254,6 +259,9 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
         except _ort_errors(_ort()) as exc:
             hint = (' (not the traced size: some size handling in the model is not traceable, '
                     'export without --dynamic)' if i else '')
+            if batch > 1:
+                hint += (f' (batch {batch}, not the traced batch of 1: some batch handling in '
+                         'the model is not traceable, export without --dynamic-batch)')
             raise ExportError(f'ONNX Runtime cannot run the exported graph at {h}x{w}{hint}: '
                               f'{str(exc).strip()[:300]}') from None
         for name, expected in zip(('depth', 'confidence'), ref):
@@ -268,7 +276,7 @@ def parity(model: nn.Module, onnx_path: Union[str, Path],
 def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
                 height: Optional[int] = None, width: Optional[int] = None,
                 opset: int = DEFAULT_OPSET, dynamic: bool = False, check: bool = True,
-                optimize: bool = True) -> Dict[str, Any]:
+                optimize: bool = True, dynamic_batch: bool = False) -> Dict[str, Any]:
     """
     Export a DisDepth model to ONNX with its spec in the metadata.
 
@@ -281,7 +289,10 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
     :param dynamic: make batch, height and width dynamic
     :param check: run the ONNX Runtime vs torch parity check
     :param optimize: apply :func:`optimize_for_onnxruntime`
-    :return: report dict: ``path``, ``input_hw``, ``dynamic``, ``opset``, ``outputs``,
+    :param dynamic_batch: make the batch axis dynamic (height and width stay fixed), for
+        ``predict_batch``; implied by ``dynamic``
+    :return: report dict: ``path``, ``input_hw``, ``dynamic``, ``dynamic_batch``, ``opset``,
+        ``outputs``,
         ``rewrites``,
         ``size_bytes``, ``export_s``, ``checker``, ``max_abs_err`` (per output),
         ``tolerance`` and ``parity`` ('passed' or 'skipped')
@@ -304,9 +315,12 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
     names = ['depth', 'confidence'][:len(outputs)]
     spec_out = dataclasses.replace(spec, dynamic=bool(dynamic), outputs=tuple(names))
     axes: Optional[Dict[str, Dict[int, str]]] = None
+    batch_axis = bool(dynamic or dynamic_batch)
     if dynamic:
         axes = {n: {0: 'batch', 2: 'height' if n == 'image' else 'out_height',
                     3: 'width' if n == 'image' else 'out_width'} for n in ['image'] + names}
+    elif batch_axis:
+        axes = {n: {0: 'batch'} for n in ['image'] + names}
     t0 = time.perf_counter()
     with atomic_path(path, suffix='.onnx') as tmp:
         try:
@@ -320,7 +334,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
             raise ExportError(f'ONNX export (tracing) failed: {exc}') from exc
         proto = onnx.load(str(tmp))
         rewrites = optimize_for_onnxruntime(proto) if optimize else {}
-        set_metadata(proto, readable_metadata(spec_out, (h, w)))
+        set_metadata(proto, readable_metadata(spec_out, (h, w), dynamic_batch=batch_axis))
         proto.producer_name = 'disdepth'
         proto.doc_string = (f'DisDepth {spec.architecture} ({spec.backbone}): RGB image -> '
                             'canonical-camera depth + confidence')
@@ -332,12 +346,17 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: Union[str, Path],
         export_s = time.perf_counter() - t0
         report: Dict[str, Any] = {
             'path': str(path), 'input_hw': [h, w], 'dynamic': bool(dynamic),
-            'opset': int(opset), 'outputs': names, 'export_s': round(export_s, 3),
+            'dynamic_batch': batch_axis, 'opset': int(opset), 'outputs': names,
+            'export_s': round(export_s, 3),
             'checker': 'passed', 'parity': 'skipped', 'max_abs_err': {}, 'tolerance': None,
             'rewrites': rewrites}
         if check:
             sizes = [(h, w)] + ([(h + 32, w + 64)] if dynamic else [])
             errors = parity(model, tmp, sizes)
+            if batch_axis:
+                # a batch of 3 images: proves the batch axis really is symbolic in the graph
+                for name, err in parity(model, tmp, [(h, w)], batch=3).items():
+                    errors[name] = max(errors.get(name, 0.0), err)
             scale = errors.pop('depth_scale')
             tol = {'depth': PARITY_ATOL + PARITY_RTOL * scale,
                    'confidence': PARITY_ATOL + PARITY_RTOL}
@@ -364,6 +383,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='graph input width (default: the training width)')
     parser.add_argument('--dynamic', action='store_true',
                         help='dynamic batch, height and width (multiples of 32)')
+    parser.add_argument('--dynamic-batch', action='store_true',
+                        help='dynamic batch axis only (height and width stay fixed): the graph '
+                             'then takes several images per call (predict_batch); the default '
+                             'is a graph fixed to one image')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset')
     parser.add_argument('--no-check', action='store_true',
                         help='skip the ONNX Runtime vs torch parity check')
@@ -395,14 +418,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.int8:
             _print_report(export_onnx(model, spec, out, args.height, args.width, args.opset,
                                       args.dynamic, check=not args.no_check,
-                                      optimize=not args.no_optimize))
+                                      optimize=not args.no_optimize,
+                                      dynamic_batch=args.dynamic_batch))
             return 0
         from disdepth_core.inference.quantize import quantize_int8
         with tempfile.TemporaryDirectory(prefix='disdepth-export-') as tmp:
             fp32 = Path(tmp) / 'fp32.onnx'
             report = export_onnx(model, spec, fp32, args.height, args.width, args.opset,
                                  args.dynamic, check=not args.no_check,
-                                 optimize=not args.no_optimize)
+                                 optimize=not args.no_optimize,
+                                 dynamic_batch=args.dynamic_batch)
             report['int8'] = quantize_int8(fp32, out, calib_dir=args.calib,
                                            n_frames=args.calib_frames)
             report['path'] = str(out)

@@ -22,15 +22,21 @@ colour order -> resize to the network size -> scale to [0, 1] -> CHW.  Outputs a
 resolution for the canonical camera (see :mod:`disdepth_core.geometry`), resized back to the image
 with :func:`resize_depth`.
 
-numpy + OpenCV only: importable on a robot without torch.
+numpy + OpenCV only: importable on a robot without torch.  OpenCV is needed only when an image or
+a depth map is actually resized; without it the module still imports (the torch engine's
+``device_processing`` path resizes with torch), and a resize raises a clear error.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Any, Tuple, Union
 
-import cv2
 import numpy as np
+
+try:
+    import cv2
+except ImportError:  # resizing then needs the torch engine's device_processing path
+    cv2 = None  # type: ignore[assignment]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -73,6 +79,15 @@ class Preprocessing:
         return (self.height, self.width)
 
 
+def _opencv() -> Any:
+    """Return the cv2 module, or raise a clear error when OpenCV is not installed."""
+    if cv2 is None:
+        raise RuntimeError('resizing on the CPU needs OpenCV: pip install opencv-python-headless '
+                           '(or run the torch engine with device_processing=True, which resizes '
+                           'with torch)')
+    return cv2
+
+
 def resize_image(rgb: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     """
     Resize an H x W x 3 uint8 image to ``hw`` (area filter when shrinking, bilinear otherwise).
@@ -85,7 +100,8 @@ def resize_image(rgb: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     if rgb.shape[:2] == (h, w):
         return rgb
     shrink = h < rgb.shape[0] or w < rgb.shape[1]
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    ocv = _opencv()
+    return ocv.resize(rgb, (w, h), interpolation=ocv.INTER_AREA if shrink else ocv.INTER_LINEAR)
 
 
 def read_rgb(path: Union[str, Path]) -> np.ndarray:
@@ -99,16 +115,17 @@ def read_rgb(path: Union[str, Path]) -> np.ndarray:
     :return: the image, RGB order
     :raises ValueError: if it cannot be read or is not 8-bit
     """
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    ocv = _opencv()
+    raw = ocv.imread(str(path), ocv.IMREAD_UNCHANGED)
     if raw is None:
         raise ValueError(f'cannot read image {path} (missing, unreadable or not an image file)')
     if raw.dtype != np.uint8:
         raise ValueError(f'{path}: colour images must be 8-bit, got {raw.dtype}')
     if raw.ndim == 2:
-        return cv2.cvtColor(raw, cv2.COLOR_GRAY2RGB)
+        return ocv.cvtColor(raw, ocv.COLOR_GRAY2RGB)
     if raw.shape[2] == 4:
-        return cv2.cvtColor(raw, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
+        return ocv.cvtColor(raw, ocv.COLOR_BGRA2RGB)
+    return ocv.cvtColor(raw, ocv.COLOR_BGR2RGB)
 
 
 def check_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -154,7 +171,8 @@ def resize_depth(depth: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     depth = np.asarray(depth, dtype=np.float32)
     if depth.shape == (h, w):
         return depth
-    return cv2.resize(depth, (w, h), interpolation=cv2.INTER_LINEAR)
+    ocv = _opencv()
+    return ocv.resize(depth, (w, h), interpolation=ocv.INTER_LINEAR)
 
 
 def fit_network_size(image_hw: Tuple[int, int], max_side: int, multiple: int = 32

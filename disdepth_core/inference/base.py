@@ -15,7 +15,7 @@
 """The estimator protocol and result types shared by all inference engines."""
 
 from dataclasses import dataclass, field
-from typing import Dict, Protocol, runtime_checkable
+from typing import Dict, List, Protocol, runtime_checkable, Sequence
 
 import numpy as np
 
@@ -89,5 +89,23 @@ class DepthEstimator(Protocol):
         :param intrinsics: intrinsics of ``rgb`` (same width and height)
         :return: depth and confidence at H x W
         :raises ValueError: for an unusable image or intrinsics
+        """
+        ...
+
+    def predict_batch(self, rgbs: Sequence[np.ndarray],
+                      intrinsics: Sequence[CameraIntrinsics]) -> List[DepthResult]:
+        """
+        Predict metric depth for several images of one size in one network call.
+
+        Each result equals ``predict`` on its image up to float rounding; every result
+        carries the whole batch's stage times.
+
+        :param rgbs: H x W x 3 uint8 RGB images, all of one size (several cameras of one
+            model, or consecutive frames)
+        :param intrinsics: one CameraIntrinsics per image
+        :return: one DepthResult per image, in order
+        :raises ValueError: images of several sizes, a count mismatch, bad images or
+            intrinsics, or a model that only takes one image per call (the message says how to
+            re-export it)
         """
         ...

@@ -49,6 +49,7 @@ from disdepth_core.inference.base import DepthResult
 from disdepth_core.inference.base import EngineInfo
 from disdepth_core.inference.base import EngineUnavailableError
 from disdepth_core.inference.base import ModelLoadError
+from disdepth_core.inference.postprocess import predict_batch_with
 from disdepth_core.inference.postprocess import predict_with
 from disdepth_core.modelspec import ModelSpec
 from disdepth_core.modelspec import ONNX_METADATA_KEY
@@ -241,6 +242,7 @@ def inspect_session(sess: Any, path: Path) -> Dict[str, Any]:
     :param sess: an onnxruntime InferenceSession (or anything with the same methods)
     :param path: the model file, for messages
     :return: dict with ``spec``, ``input_name``, ``static_hw`` ((h, w) or None),
+        ``batch`` (1 for a graph fixed to one image, None for a dynamic batch axis),
         ``outputs`` (names) and ``precision``
     :raises ModelLoadError: naming what is wrong
     """
@@ -266,7 +268,7 @@ def inspect_session(sess: Any, path: Path) -> Dict[str, Any]:
     batch = _dim(shape[0])
     if batch not in (None, 1):
         raise ModelLoadError(f'{path}: input batch size is fixed to {batch}; export with batch 1 '
-                             'or --dynamic')
+                             'or with a dynamic batch axis (--dynamic-batch or --dynamic)')
     h, w = _dim(shape[2]), _dim(shape[3])
     static_hw = (h, w) if h is not None and w is not None else None
     m = spec.input_multiple
@@ -283,7 +285,7 @@ def inspect_session(sess: Any, path: Path) -> Dict[str, Any]:
     if missing:
         raise ModelLoadError(f'{path}: metadata lists outputs {list(spec.outputs)} but the graph '
                              f'lacks {missing} (mismatched spec)')
-    return {'spec': spec, 'input_name': 'image', 'static_hw': static_hw,
+    return {'spec': spec, 'input_name': 'image', 'static_hw': static_hw, 'batch': batch,
             'outputs': [name for name in ('depth', 'confidence') if name in outputs],
             'precision': meta.get(PRECISION_METADATA_KEY, 'fp32')}
 
@@ -379,6 +381,8 @@ class OnnxEstimator:
         self._input_name = model['input_name']
         self._outputs: List[str] = model['outputs']
         self.net_hw = choose_input_size(model, input_size, self.path)
+        # the most images one network call takes (None: any number)
+        self.max_batch: Optional[int] = model['batch']
         self._prep = Preprocessing(self.net_hw[0], self.net_hw[1], tuple(self.spec.mean),
                                    tuple(self.spec.std), self.spec.input_multiple)
         self.provider = running
@@ -509,3 +513,23 @@ class OnnxEstimator:
         :return: depth (metres, NaN invalid) and confidence at H x W
         """
         return predict_with(self.forward, rgb, intrinsics, self._prep, self.spec, self.net_hw)
+
+    def predict_batch(self, rgbs: Sequence[np.ndarray],
+                      intrinsics: Sequence[CameraIntrinsics]) -> List[DepthResult]:
+        """
+        Predict several images of one size in one network call (see ``DepthEstimator``).
+
+        :param rgbs: H x W x 3 uint8 RGB images, all of one size
+        :param intrinsics: one CameraIntrinsics per image
+        :return: one DepthResult per image
+        :raises ValueError: several sizes, bad input, or more images than the graph's fixed
+            batch size of 1 (re-export with a dynamic batch axis)
+        """
+        if self.max_batch is not None and len(rgbs) > self.max_batch:
+            raise ValueError(
+                f'{self.path} takes {self.max_batch} image per call (its graph input is '
+                f'{self.max_batch} x 3 x {self.net_hw[0]} x {self.net_hw[1]}), got a batch of '
+                f'{len(rgbs)}: re-export it with a dynamic batch axis, `disdepth export '
+                'CHECKPOINT OUT.onnx --dynamic-batch` (or --dynamic), or call predict per image')
+        return predict_batch_with(self.forward, rgbs, intrinsics, self._prep, self.spec,
+                                  self.net_hw)

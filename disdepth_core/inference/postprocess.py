@@ -15,11 +15,12 @@
 """
 Steps every engine shares around the network: input checks and metric post-processing.
 
-numpy + OpenCV only (via :mod:`disdepth_core.transforms`).
+:func:`predict_with` runs one image, :func:`predict_batch_with` several images of one size in one
+network call.  numpy + OpenCV only (via :mod:`disdepth_core.transforms`).
 """
 
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -75,7 +76,7 @@ OUTPUT_SCALING: Dict[str, Tuple[Callable[[ModelSpec, CameraIntrinsics, Tuple[int
 
 
 def result_kind(spec: ModelSpec) -> str:
-    """Return what a ``DepthResult`` of this model holds: metric or relative disparity."""
+    """Return the ``DepthResult.kind`` of this model: ``'metric'`` or ``'relative_disparity'``."""
     return 'metric' if spec.is_metric else spec.output_kind
 
 
@@ -170,3 +171,150 @@ def predict_with(forward: Callable[[np.ndarray], Dict[str, np.ndarray]], rgb: np
                                            'infer': (t2 - t1) * 1e3,
                                            'postprocess': (t3 - t2) * 1e3},
                        kind=result_kind(spec))
+
+
+# --------------------------------------------------------------------------- batches
+
+# The CPU stages of a batch, replaceable by an engine that runs them on its own device:
+# prepare(images, prep) -> network input; finish(outputs, spec, intrinsics, net_hw, image_hw)
+# -> (depth maps, confidence maps) at the image resolution.
+PrepareBatch = Callable[[Sequence[np.ndarray], Preprocessing], Any]
+FinishBatch = Callable[[Dict[str, Any], ModelSpec, Sequence[CameraIntrinsics], Tuple[int, int],
+                        Tuple[int, int]], Tuple[Sequence[np.ndarray], Sequence[np.ndarray]]]
+
+
+def check_batch(rgbs: Sequence[np.ndarray],
+                intrinsics: Sequence[CameraIntrinsics]) -> Tuple[int, int]:
+    """
+    Check a batch of images and their intrinsics: one size for all, one intrinsics per image.
+
+    :param rgbs: a non-empty sequence of H x W x 3 uint8 RGB images (or an N x H x W x 3 array)
+    :param intrinsics: one CameraIntrinsics per image
+    :return: the common (H, W)
+    :raises ValueError: naming the problem (and the image index)
+    """
+    if isinstance(rgbs, np.ndarray) and rgbs.ndim != 4:
+        raise ValueError(f'predict_batch takes a sequence of H x W x 3 images or an N x H x W x 3 '
+                         f'array, got an array of shape {rgbs.shape} (use predict for one image)')
+    if isinstance(intrinsics, CameraIntrinsics):
+        raise ValueError('predict_batch takes one CameraIntrinsics per image (a list), got a '
+                         'single CameraIntrinsics')
+    n = len(rgbs)
+    if len(intrinsics) != n:
+        raise ValueError(f'predict_batch got {n} images but {len(intrinsics)} intrinsics: pass '
+                         'one CameraIntrinsics per image')
+    if n == 0:
+        raise ValueError('predict_batch got no images')
+    sizes: Dict[Tuple[int, int], List[int]] = {}
+    for i, (rgb, k) in enumerate(zip(rgbs, intrinsics)):
+        try:
+            hw = check_inputs(rgb, k)
+        except ValueError as exc:
+            raise ValueError(f'image {i} of the batch: {exc}') from None
+        sizes.setdefault(hw, []).append(i)
+    if len(sizes) > 1:
+        parts = [f'{w}x{h} (image{"s" if len(idx) > 1 else ""} {", ".join(map(str, idx[:8]))}'
+                 f'{", ..." if len(idx) > 8 else ""})' for (h, w), idx in sizes.items()]
+        raise ValueError('predict_batch takes images of one size per call, got '
+                         f'{" and ".join(parts)}: call it once per size')
+    return next(iter(sizes))
+
+
+def batch_network_input(rgbs: Sequence[np.ndarray], prep: Preprocessing) -> np.ndarray:
+    """
+    Stack :func:`to_network_input` of every image: the network input of a batch on the CPU.
+
+    :param rgbs: checked H x W x 3 uint8 RGB images of one size
+    :param prep: the model's preprocessing
+    :return: N x 3 x H_net x W_net float32 in [0, 1], C-contiguous
+    """
+    x = np.empty((len(rgbs), 3, prep.height, prep.width), np.float32)
+    for i, rgb in enumerate(rgbs):
+        x[i] = to_network_input(rgb, prep)[0]
+    return x
+
+
+def batch_maps(array: Any, name: str, n: int) -> np.ndarray:
+    """
+    Return the N x h x w maps of an N x 1 x h x w (or N x h x w) output.
+
+    :param array: the output
+    :param name: its name, for messages
+    :param n: the expected batch size
+    :raises ValueError: for an unexpected shape or batch size
+    """
+    arr = np.asarray(array)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        maps = arr[:, 0]
+    elif arr.ndim == 3:
+        maps = arr
+    else:
+        raise ValueError(f'model output {name!r} has shape {arr.shape}, expected N x 1 x h x w')
+    if maps.shape[0] != n:
+        raise ValueError(f'model output {name!r} holds {maps.shape[0]} maps for a batch of {n} '
+                         'images')
+    return maps
+
+
+def finish_batch(out: Dict[str, Any], spec: ModelSpec, intrinsics: Sequence[CameraIntrinsics],
+                 net_hw: Tuple[int, int], image_hw: Tuple[int, int]
+                 ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """
+    Metric depth and confidence of every image of a batch on the CPU (as :func:`predict_with`).
+
+    :param out: network outputs by name (``depth`` N x 1 x h x w, optional ``confidence``)
+    :param spec: the model spec
+    :param intrinsics: one CameraIntrinsics per image (each image gets its own metric scale)
+    :param net_hw: network input (height, width)
+    :param image_hw: (height, width) of the images
+    :return: (depth maps, confidence maps), H x W float32 each
+    """
+    n = len(intrinsics)
+    depth_maps = batch_maps(out['depth'], 'depth', n)
+    conf = out.get('confidence')
+    conf_maps = None if conf is None else batch_maps(conf, 'confidence', n)
+    depths: List[np.ndarray] = []
+    confs: List[np.ndarray] = []
+    for i, k in enumerate(intrinsics):
+        depth = metric_depth(depth_maps[i], spec, k, net_hw, image_hw)
+        depths.append(depth)
+        confs.append(confidence_map(None if conf_maps is None else conf_maps[i], depth,
+                                    image_hw))
+    return depths, confs
+
+
+def predict_batch_with(forward: Callable[[Any], Dict[str, Any]], rgbs: Sequence[np.ndarray],
+                       intrinsics: Sequence[CameraIntrinsics], prep: Preprocessing,
+                       spec: ModelSpec, net_hw: Tuple[int, int],
+                       prepare: PrepareBatch = batch_network_input,
+                       finish: FinishBatch = finish_batch) -> List[DepthResult]:
+    """
+    Run several images of one size through one network call (the batch form of predict_with).
+
+    Each result equals :func:`predict_with` on its image up to the float rounding of a batched
+    network call (the same preprocessing and post-processing, each image with its own
+    intrinsics).  Every result carries the whole batch's stage times in ``timings_ms``.
+
+    :param forward: the engine's network call: N x 3 x H x W input -> outputs by name
+    :param rgbs: H x W x 3 uint8 RGB images, all of one size
+    :param intrinsics: one CameraIntrinsics per image
+    :param prep: the model's preprocessing at the network size in use
+    :param spec: the model spec
+    :param net_hw: network input (height, width)
+    :param prepare: builds the network input (default: on the CPU, :func:`batch_network_input`)
+    :param finish: metric post-processing (default: on the CPU, :func:`finish_batch`)
+    :return: one DepthResult per image, in order
+    :raises ValueError: several image sizes, a count mismatch, or a bad image or intrinsics
+    """
+    t0 = time.perf_counter()
+    image_hw = check_batch(rgbs, intrinsics)
+    x = prepare(rgbs, prep)
+    t1 = time.perf_counter()
+    out = forward(x)
+    t2 = time.perf_counter()
+    depths, confs = finish(out, spec, intrinsics, net_hw, image_hw)
+    t3 = time.perf_counter()
+    timings = {'preprocess': (t1 - t0) * 1e3, 'infer': (t2 - t1) * 1e3,
+               'postprocess': (t3 - t2) * 1e3}
+    kind = result_kind(spec)
+    return [DepthResult(d, c, dict(timings), kind=kind) for d, c in zip(depths, confs)]
