@@ -624,7 +624,7 @@ def analyse(bag: Path, seq: Sequence, rec: Recording, out: Path,
         'sequence': {'frames': frames_in, 'width': options.width, 'height': options.height,
                      'fps': options.fps, 'seed': options.seed, 'scene': seq.description,
                      'pacing': ('camera rate' if options.realtime else
-                                'each frame after the previous one\'s outputs'),
+                                "each frame after the previous one's outputs"),
                      'intrinsics': seq.intrinsics.to_dict()},
         'model': {'path': diag.get('model', options.model or '(packaged default)'),
                   'engine': diag.get('engine', options.engine),

@@ -459,8 +459,8 @@ def test_each_output_kind_is_scaled_as_its_spec_says() -> None:
     net = np.full((32, 48), 4.0, np.float32)
     net[0, 0] = 50.0
     k = cam(960, 640, 500.0)   # f_net = 50 at 96x64: a canonical focal of 100 scales by 0.5
-    base = dict(name='s', architecture='student', backbone='x', input_height=64, input_width=96,
-                canonical_focal=100.0, min_depth=0.1, max_depth=10.0)
+    base = {'name': 's', 'architecture': 'student', 'backbone': 'x', 'input_height': 64,
+            'input_width': 96, 'canonical_focal': 100.0, 'min_depth': 0.1, 'max_depth': 10.0}
     canonical = metric_depth(net, ModelSpec(**base), k, (64, 96), (640, 960))
     metric = metric_depth(net, ModelSpec(**base, output_kind='metric'), k, (64, 96), (640, 960))
     relative = metric_depth(net, ModelSpec(**base, output_kind='relative_disparity'), k,

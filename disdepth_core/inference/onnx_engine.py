@@ -281,7 +281,7 @@ def inspect_session(sess: Any, path: Path) -> Dict[str, Any]:
     m = spec.input_multiple
     if static_hw is not None and (h % m or w % m):
         raise ModelLoadError(f'{path}: input size {h}x{w} is not a multiple of {m} (the model '
-                             'spec\'s input_multiple)')
+                             "spec's input_multiple)")
     if spec.dynamic and static_hw is not None:
         raise ModelLoadError(f'{path}: metadata says the model accepts any input size but the '
                              f'graph input is fixed to {h}x{w} (mismatched spec)')

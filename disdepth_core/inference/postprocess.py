@@ -75,7 +75,7 @@ OUTPUT_SCALING: Dict[str, Tuple[Callable[[ModelSpec, CameraIntrinsics, Tuple[int
 
 
 def result_kind(spec: ModelSpec) -> str:
-    """What a ``DepthResult`` of this model holds: ``'metric'`` or ``'relative_disparity'``."""
+    """Return what a ``DepthResult`` of this model holds: 'metric' or 'relative_disparity'."""
     return 'metric' if spec.is_metric else spec.output_kind
 
 
