@@ -349,6 +349,21 @@ def test_a_changed_teacher_or_frame_is_not_served_stale_labels(teachers: dict, f
                                                         'cached': N_FRAMES - 1, 'computed': 1}
 
 
+def test_a_rank_gpu_that_cannot_run_falls_back_to_the_cpu(teachers: dict, frames: Path,
+                                                          tmp_path: Path) -> None:
+    import onnxruntime
+    if 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
+        pytest.skip('this onnxruntime build has CUDA: cuda:7 might run')
+    from disdepth_core.inference import EngineUnavailableError
+    labels = TeacherLabels(teachers['metric'], tmp_path, device='cuda:7')
+    frame = build_dataset('unlabeled', root=frames).load_frame(0)
+    with pytest.raises(EngineUnavailableError, match='cuda:7'):
+        labels.predict(frame)
+    labels.device_fallback = 'cpu'
+    assert labels.predict(frame).shape == frame.hw
+    assert labels.estimator().info.provider == 'CPUExecutionProvider'
+
+
 def test_augmentation_moves_the_teacher_map_with_the_image(teachers: dict,
                                                            tmp_path: Path) -> None:
     """Ground truth equal to the teacher's map must come out of the augmentation equal to it."""

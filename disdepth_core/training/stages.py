@@ -583,7 +583,8 @@ class LabelDistillTask(Task):
         from disdepth_core.training.teacher_labels import fill_labels
         from disdepth_core.training.teacher_labels import labelled_parts
         if world_size > 1 and self.labels.device == 'auto' and device.startswith('cuda:'):
-            self.labels.device = device  # this rank's GPU, not every rank on GPU 0
+            # this rank's GPU rather than every rank on GPU 0; the CPU if ONNX Runtime has no CUDA
+            self.labels.device, self.labels.device_fallback = device, 'cpu'
         self.label_stats = fill_labels(labelled_parts(train_set), rank, world_size, progress,
                                        log)
         if self.labels.relative and self.cfg.label_distill.anchor_weight == 0:

@@ -178,6 +178,8 @@ class TeacherLabels:
         base = Path(cache_dir).expanduser() if str(cache_dir) else default_cache_dir()
         self.root = base / f'{self.sha256[:16]}-{hw[0]}x{hw[1]}-{DTYPE_TAGS[dtype]}'
         self.device = device
+        # used when ``device`` cannot run (set for a DDP rank's own GPU; None: raise)
+        self.device_fallback: Optional[str] = None
         self.threads = int(threads)
         self.computed = 0
         self.hits = 0
@@ -203,9 +205,16 @@ class TeacherLabels:
                 options['input_size'] = self.input_hw
             if self.threads:
                 options['intra_op_threads'] = self.threads
+            from disdepth_core.inference import EngineUnavailableError
             device = 'cpu' if _in_dataloader_worker() else self.device
-            estimator = create_estimator(self.path, engine='onnxruntime', device=device,
-                                         **options)
+            try:
+                estimator = create_estimator(self.path, engine='onnxruntime', device=device,
+                                             **options)
+            except EngineUnavailableError:
+                if self.device_fallback is None or device == self.device_fallback:
+                    raise
+                estimator = create_estimator(self.path, engine='onnxruntime',
+                                             device=self.device_fallback, **options)
             if tuple(estimator.net_hw) != self.input_hw:
                 raise ValueError(f'teacher {self.path} runs at {estimator.net_hw[0]}x'
                                  f'{estimator.net_hw[1]}, not the expected {self.input_hw[0]}x'
