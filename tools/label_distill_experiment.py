@@ -104,6 +104,13 @@ def agreement(estimator: Any, frames: Sequence[Any], targets: Sequence[np.ndarra
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
+def constant_agreement(targets: Sequence[np.ndarray], relative: bool) -> Dict[str, float]:
+    """Return the same errors for a constant depth map (a student that learned nothing)."""
+    from disdepth_core.training.teacher_labels import teacher_agreement
+    rows = [teacher_agreement(np.ones(t.shape, np.float32), t, relative) for t in targets]
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+
+
 def held_out(args: argparse.Namespace) -> Dict[str, List[Any]]:
     """Held-out frames by set name: other synthetic rooms, HoloLens frames 30-41."""
     from disdepth_core.data.registry import build_dataset
@@ -147,6 +154,7 @@ def run_arm(name: str, teacher: Path, args: argparse.Namespace,
     before_est = TorchEstimator(task.student, task.spec(), device='cpu')
     labels = task.labels
     targets = {k: [labels.predict(f) for f in v] for k, v in sets.items()}
+    constant = {k: constant_agreement(v, labels.relative) for k, v in targets.items()}
     before = {k: agreement(before_est, v, targets[k], labels.relative) for k, v in sets.items()}
     t0 = time.perf_counter()
     summary = fit(cfg, out / name, quiet=args.quiet)
@@ -158,18 +166,19 @@ def run_arm(name: str, teacher: Path, args: argparse.Namespace,
             'train_frames': summary['train_frames'], 'train_s': round(wall, 1),
             'labels': {k: summary['teacher_labels'][k] for k in ('frames', 'cached',
                                                                  'computed')},
-            'before': before, 'after': after}
+            'constant': constant, 'before': before, 'after': after}
 
 
 def table(results: Dict[str, Any]) -> str:
     """Markdown table of the results."""
-    lines = ['| teacher | loss | held-out set | metric | untrained student | distilled |',
-             '|---|---|---|---|---|---|']
+    lines = ['| teacher | loss | held-out set | metric | constant depth | untrained student | '
+             'distilled student |', '|---|---|---|---|---|---|---|']
     for name, r in results['arms'].items():
         for set_name, before in r['before'].items():
             for metric, value in before.items():
                 lines.append(f'| {name} ({r["output_kind"]}) | {r["loss"]} | {set_name} | '
-                             f'{metric} | {value:.3f} | {r["after"][set_name][metric]:.3f} |')
+                             f'{metric} | {r["constant"][set_name][metric]:.3f} | {value:.3f} | '
+                             f'{r["after"][set_name][metric]:.3f} |')
     return '\n'.join(lines) + '\n'
 
 
