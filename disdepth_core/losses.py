@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Supervised depth losses: SILog and the bin-centre chamfer loss (AdaBins [R]).
+Depth losses: SILog, bin-centre chamfer (AdaBins [R]) and scale-and-shift-invariant (MiDaS [R]).
 
 Every loss is a callable ``nn.Module`` returning a dict of tensors with ``'loss'`` (what to
 back-propagate) and its parts.  Valid pixels are explicit: ``valid_mask`` (B x 1 x H x W bool,
@@ -31,8 +31,17 @@ same size as the target) is combined with ``target > min_depth`` (and finite tar
   so memory is O(N + pixels).  ``'chamfer'`` is the raw value; ``'loss'`` is
   ``weight * chamfer`` with ``weight = 0.1`` (AdaBins) by default: callers either use
   ``'loss'`` or set ``weight=1`` and weight it themselves.
+* :class:`ScaleShiftInvariantLoss`: for a teacher whose output is relative disparity (affine-
+  invariant inverse depth).  Per image, on the valid pixels, the target is normalised to zero
+  median and unit mean absolute deviation (so a teacher's arbitrary per-image scale does not
+  weight the images), the prediction (the student's disparity ``1 / depth``) is aligned to it by
+  least squares, ``(s, b) = argmin sum (s p + b - t)^2`` with ``s >= 0``, and the residual
+  ``r = s p + b - t`` is averaged as ``|r|`` (``'abs'``) or ``r^2`` (``'squared'``); the loss is
+  the mean over images.  Zero exactly when the prediction is an increasing affine function of
+  the target; a decreasing one (nearer and farther swapped) is no depth map, hence ``s >= 0``.
 
-Both compute in float32 (inputs are cast), so they are safe under autocast.
+All cast their inputs to float32 (the SSI alignment runs in float64), so they are safe under
+autocast.
 """
 
 from typing import Dict
@@ -162,3 +171,84 @@ class BinsChamferLoss(nn.Module):
         else:
             chamfer = torch.stack(per_image).mean()
         return {'loss': self.weight * chamfer, 'chamfer': chamfer}
+
+
+SSI_RESIDUALS = ('abs', 'squared')
+
+
+class ScaleShiftInvariantLoss(nn.Module):
+    """
+    Scale-and-shift-invariant loss between a predicted and a target disparity.
+
+    :param residual: ``'abs'`` (mean absolute residual) or ``'squared'`` (mean squared)
+    :param min_pixels: images with fewer valid pixels (or a constant target) are skipped
+    :param eps: variances below this count as zero (no alignment possible: scale 0)
+    """
+
+    def __init__(self, residual: str = 'abs', min_pixels: int = 4, eps: float = 1e-12) -> None:
+        super().__init__()
+        if residual not in SSI_RESIDUALS:
+            raise ValueError(f'ScaleShiftInvariantLoss: residual must be one of {SSI_RESIDUALS}, '
+                             f'got {residual!r}')
+        self.residual = residual
+        self.min_pixels = max(2, int(min_pixels))
+        self.eps = eps
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+                valid_mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """
+        Compute the loss.
+
+        :param pred: B x 1 x h x w predicted disparity (resized bilinearly to the target)
+        :param target: B x 1 x H x W target disparity (any affine scale; non-finite = invalid)
+        :param valid_mask: optional B x 1 x H x W boolean mask
+        :return: ``{'loss', 'ssi', 'scale', 'shift', 'n_valid', 'n_images'}``: ``scale`` and
+            ``shift`` are the mean alignment over the images used (detached)
+        """
+        if target.dim() != 4 or target.shape[1] != 1:
+            raise ValueError(f'target must be B x 1 x H x W, got {tuple(target.shape)}')
+        # float64: the alignment subtracts means of nearly constant maps (an untrained student)
+        pred = resize_to(pred.double(), target.shape[-2:])
+        target = target.double()
+        valid = torch.isfinite(target) & torch.isfinite(pred)
+        if valid_mask is not None:
+            if valid_mask.shape != target.shape:
+                raise ValueError(f'valid_mask shape {tuple(valid_mask.shape)} does not match '
+                                 f'the target shape {tuple(target.shape)}')
+            valid = valid & valid_mask.bool()
+        b = target.shape[0]
+        m = valid.reshape(b, -1).double()
+        n = m.sum(1)
+        p = torch.where(valid, pred, torch.zeros_like(pred)).reshape(b, -1)
+        t = torch.where(valid, target, torch.full_like(target, float('nan'))).reshape(b, -1)
+        # normalise the target: zero median, unit mean absolute deviation
+        med = torch.nanmedian(t, dim=1).values
+        med = torch.where(torch.isfinite(med), med, torch.zeros_like(med))
+        t = torch.nan_to_num(t - med[:, None], nan=0.0) * m
+        n_safe = n.clamp_min(1.0)
+        mad = t.abs().sum(1) / n_safe
+        used = (n >= self.min_pixels) & (mad > self.eps)
+        t = t / torch.where(used, mad, torch.ones_like(mad))[:, None]
+        # least-squares alignment of the prediction
+        p_mean = (p * m).sum(1) / n_safe
+        t_mean = t.sum(1) / n_safe
+        dp = (p - p_mean[:, None]) * m
+        var = (dp * dp).sum(1) / n_safe
+        cov = (dp * t).sum(1) / n_safe
+        scale = torch.where(var > self.eps, cov / var.clamp_min(self.eps), torch.zeros_like(var))
+        scale = scale.clamp_min(0.0)
+        shift = t_mean - scale * p_mean
+        r = (scale[:, None] * p + shift[:, None] - t) * m
+        err = r.abs() if self.residual == 'abs' else r * r
+        per_image = err.sum(1) / n_safe
+        k = used.sum()
+        if int(k) == 0:
+            zero = pred.sum().float() * 0.0
+            return {'loss': zero, 'ssi': zero.detach(), 'scale': zero.detach(),
+                    'shift': zero.detach(), 'n_valid': n.sum().float(), 'n_images': k}
+        w = used.double()
+        loss = ((per_image * w).sum() / w.sum()).float()
+        return {'loss': loss, 'ssi': loss.detach(),
+                'scale': ((scale * w).sum() / w.sum()).float().detach(),
+                'shift': ((shift * w).sum() / w.sum()).float().detach(),
+                'n_valid': (n * w).sum().float(), 'n_images': k}

@@ -307,9 +307,23 @@ class DepthDataset:
         :return: the processed frame
         """
         index = self._check_index(int(index))
-        frame = self.load_frame(index).check()
+        return self.transform_frame(self.load_frame(index).check(), index)
+
+    def transform_frame(self, frame: Frame, index: int) -> Frame:
+        """
+        Apply this dataset's augmentation (random stream of item ``index``) and resize.
+
+        Deterministic: two frames of the same size and intrinsics get the same geometric
+        transform for the same ``index`` and epoch, whatever their depth maps hold (how a
+        teacher's map is augmented exactly like its image, :mod:`disdepth_core.training.
+        teacher_labels`).
+
+        :param frame: a frame of item ``index`` (e.g. from :meth:`load_frame`)
+        :param index: the item index (seeds the augmentation)
+        :return: the processed frame
+        """
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, self.epoch, int(index)])
             frame = self.augment(frame, rng)
         if self.size is not None:
             frame = resize_frame(frame, self.size)

@@ -32,8 +32,14 @@ is unknown.  Two kinds, chosen by ``TeacherConfig.kind`` through :data:`TEACHERS
   transformer teachers, for distillation on a GPU and for speed comparisons.
 * ``'hf'``: any Hugging Face ``transformers`` depth-estimation model in a local directory
   (:mod:`disdepth_core.models.hf_teacher`).
+* ``'onnx'``: any DisDepth ONNX file (``disdepth export`` of a trained teacher or student, or a
+  foreign network turned into one by ``disdepth adopt``), given by ``onnx_path``.  It runs in
+  ONNX Runtime, exposes no features and is never a torch module: only the output-level stage
+  ``label_distill`` uses it (:mod:`disdepth_core.training.teacher_labels`).  The config checks
+  that the file exists and carries DisDepth metadata (:func:`onnx_teacher_spec`, which reads
+  the metadata without loading the graph).
 
-Both return :class:`DepthOutput` (depth + multi-level ``features``) and expose
+``'vit'`` and ``'hf'`` return :class:`DepthOutput` (depth + multi-level ``features``) and expose
 ``feature_info``.  A teacher owns its input normalisation (non-persistent buffers; it takes RGB
 in [0, 1] like the students).  :func:`build_teacher` returns it frozen (``requires_grad=False``,
 ``eval()``, kept in eval even if a parent module calls ``.train()``); ``frozen=False`` is for the
@@ -42,6 +48,10 @@ stage that trains the teacher itself.
 
 from dataclasses import dataclass
 from dataclasses import replace
+import functools
+import io
+import os
+from pathlib import Path
 from typing import Any
 from typing import Callable
 from typing import ClassVar
@@ -49,6 +59,7 @@ from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Tuple
+from typing import Union
 
 import torch
 from torch import nn
@@ -60,10 +71,12 @@ from disdepth_core.models.outputs import DepthOutput
 from disdepth_core.models.outputs import FeatureInfo
 from disdepth_core.models.student import check_image
 from disdepth_core.models.student import DEFAULT_CANONICAL_FOCAL
+from disdepth_core.modelspec import ModelSpec
+from disdepth_core.modelspec import ONNX_METADATA_KEY
 from disdepth_core.transforms import IMAGENET_MEAN
 from disdepth_core.transforms import IMAGENET_STD
 
-TEACHER_KINDS = ('vit', 'hf')
+TEACHER_KINDS = ('vit', 'hf', 'onnx')
 
 # Named sizes of the built-in ViT teacher (field overrides of TeacherConfig; 'vit-s' = defaults).
 TEACHER_PRESETS: Dict[str, Dict[str, Any]] = {
@@ -79,7 +92,8 @@ class TeacherConfig:
     """
     Configuration of a teacher.
 
-    :param kind: ``'vit'`` (built-in) or ``'hf'`` (Hugging Face directory)
+    :param kind: ``'vit'`` (built-in), ``'hf'`` (Hugging Face directory) or ``'onnx'`` (a
+        DisDepth ONNX file, for the ``label_distill`` stage)
     :param n_bins: bins of the ViT teacher's head
     :param min_depth: range start, metres
     :param max_depth: range end, metres
@@ -99,6 +113,8 @@ class TeacherConfig:
     :param hf_layers: hidden-state indices used as features (None: four evenly spaced)
     :param hf_depth_scale: factor applied to the HF ``predicted_depth``
     :param hf_input_size: fixed (H, W) the HF model runs at (None: nearest patch multiple)
+    :param onnx_path: DisDepth ONNX file of the teacher (kind 'onnx'); its ``ModelSpec`` says
+        what its output is (``output_kind``)
     """
 
     kind: str = 'vit'
@@ -121,6 +137,7 @@ class TeacherConfig:
     hf_layers: Optional[Tuple[int, ...]] = None
     hf_depth_scale: float = 1.0
     hf_input_size: Optional[Tuple[int, int]] = None
+    onnx_path: Optional[str] = None
 
     PRESETS: ClassVar[Dict[str, Dict[str, Any]]] = TEACHER_PRESETS
 
@@ -146,6 +163,11 @@ class TeacherConfig:
                 raise ValueError(f'TeacherConfig.confidence must be one of {CONFIDENCE_MODES}')
         if self.kind == 'hf' and not self.hf_path:
             raise ValueError("TeacherConfig: kind 'hf' needs hf_path (a local directory)")
+        if self.kind == 'onnx':
+            if not self.onnx_path:
+                raise ValueError("TeacherConfig: kind 'onnx' needs onnx_path (a DisDepth ONNX "
+                                 'file, from `disdepth export` or `disdepth adopt`)')
+            onnx_teacher_spec(self.onnx_path)
 
     @classmethod
     def tiny(cls, **overrides: object) -> 'TeacherConfig':
@@ -306,9 +328,17 @@ def _build_hf(config: TeacherConfig) -> nn.Module:
     return HFDepthTeacher(config)
 
 
+def _build_onnx(config: TeacherConfig) -> nn.Module:
+    raise ValueError(f"teacher {config.onnx_path} (kind 'onnx') runs in ONNX Runtime and is not "
+                     'a torch module: it cannot be trained, acclimated or give features for '
+                     'feature KD; distil it with the label_distill stage (docs/training.md, '
+                     '"Distil a network you already have")')
+
+
 TEACHERS: Dict[str, Callable[[TeacherConfig], nn.Module]] = {
     'vit': _build_vit,
     'hf': _build_hf,
+    'onnx': _build_onnx,
 }
 
 
@@ -323,3 +353,124 @@ def build_teacher(config: Optional[TeacherConfig] = None, frozen: bool = True) -
     config = config or TeacherConfig()
     model = TEACHERS[config.kind](config)
     return freeze(model) if frozen else model
+
+
+# --------------------------------------------------------------------------- ONNX metadata
+
+# Protocol-buffer wire types (ONNX files are one serialised ModelProto).
+_VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
+# ModelProto field numbers: graph, metadata_props; StringStringEntryProto: key, value.
+_MODEL_GRAPH, _MODEL_METADATA = 7, 14
+_ENTRY_KEY, _ENTRY_VALUE = 1, 2
+
+
+def _read_varint(data: Any, path: Path) -> Optional[int]:
+    """Read one base-128 varint from a binary stream (None at a clean end of the stream)."""
+    value, shift = 0, 0
+    while True:
+        byte = data.read(1)
+        if not byte:
+            if shift:
+                raise ValueError(f'{path} is not an ONNX file (truncated field header)')
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+        shift += 7
+        if shift > 63:
+            raise ValueError(f'{path} is not an ONNX file (malformed field header)')
+
+
+def _entry(payload: bytes, path: Path) -> Tuple[str, str]:
+    """Decode a ``StringStringEntryProto`` (key, value)."""
+    fields: Dict[int, str] = {}
+    stream = io.BytesIO(payload)
+    while True:
+        tag = _read_varint(stream, path)
+        if tag is None:
+            break
+        number, wire = tag >> 3, tag & 7
+        if wire != _BYTES:
+            raise ValueError(f'{path} is not an ONNX file (malformed metadata entry)')
+        size = _read_varint(stream, path)
+        text = stream.read(size or 0)
+        if size is None or len(text) != size:
+            raise ValueError(f'{path} is not an ONNX file (truncated metadata entry)')
+        fields[number] = text.decode('utf-8', errors='replace')
+    return fields.get(_ENTRY_KEY, ''), fields.get(_ENTRY_VALUE, '')
+
+
+def read_onnx_metadata(path: Union[str, Path]) -> Dict[str, str]:
+    """
+    Read the ``metadata_props`` of an ONNX file without loading its graph or weights.
+
+    The file is one serialised ``ModelProto``: its top-level fields are walked and every field
+    but the metadata entries is skipped by seeking, so a multi-gigabyte teacher costs a few
+    reads (no ``onnx`` package needed).
+
+    :param path: the ``.onnx`` file
+    :return: metadata key -> value
+    :raises ValueError: naming the file when it is missing or not an ONNX model
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f'teacher ONNX file {path} does not exist or is not a file')
+    size = path.stat().st_size
+    meta: Dict[str, str] = {}
+    has_graph = False
+    with open(path, 'rb') as data:
+        while True:
+            tag = _read_varint(data, path)
+            if tag is None:
+                break
+            number, wire = tag >> 3, tag & 7
+            if number == 0 or wire not in (_VARINT, _FIXED64, _BYTES, _FIXED32):
+                raise ValueError(f'{path} is not an ONNX file (invalid protobuf field)')
+            if wire == _VARINT:
+                _read_varint(data, path)
+                continue
+            length = {_FIXED64: 8, _FIXED32: 4}.get(wire)
+            if length is None:
+                length = _read_varint(data, path)
+            if length is None or data.tell() + length > size:
+                raise ValueError(f'{path} is not an ONNX file (a field runs past the end of '
+                                 'the file: truncated?)')
+            if wire == _BYTES and number == _MODEL_METADATA:
+                key, value = _entry(data.read(length), path)
+                meta[key] = value
+            else:
+                has_graph = has_graph or (wire == _BYTES and number == _MODEL_GRAPH)
+                data.seek(length, os.SEEK_CUR)
+    if not has_graph:
+        raise ValueError(f'{path} is not an ONNX model (no graph)')
+    return meta
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_spec(path: str, mtime_ns: int, size: int) -> ModelSpec:
+    meta = read_onnx_metadata(path)
+    text = meta.get(ONNX_METADATA_KEY)
+    if text is None:
+        raise ValueError(f'teacher ONNX file {path} carries no DisDepth metadata (no '
+                         f'{ONNX_METADATA_KEY!r} entry): make it with `disdepth export` or '
+                         '`disdepth adopt`')
+    try:
+        return ModelSpec.from_json(text)
+    except ValueError as exc:
+        raise ValueError(f'teacher ONNX file {path}: invalid DisDepth metadata: {exc}') from None
+
+
+def onnx_teacher_spec(path: Union[str, Path]) -> ModelSpec:
+    """
+    Return the ``ModelSpec`` of a DisDepth ONNX file (read once per file version).
+
+    :param path: the ``.onnx`` file
+    :return: its spec (``output_kind`` says whether its depth is metric or relative)
+    :raises ValueError: naming the file when it is missing, not ONNX or has no DisDepth metadata
+    """
+    path = Path(path).expanduser()
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ValueError(f'teacher ONNX file {path} does not exist') from None
+    return _cached_spec(str(path), stat.st_mtime_ns, stat.st_size)

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Training: the DisDepth stages (teacher, student, acclimate, distill), the loop and ``torchrun``.
+Training: the stages (teacher, student, acclimate, distill, label_distill), loop, ``torchrun``.
 
 Public API::
 

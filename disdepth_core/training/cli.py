@@ -21,6 +21,8 @@ Examples::
     disdepth train --config tiny_student schedule.max_steps=3 --out /tmp/run --quiet
     disdepth train --resume runs/student/last            # config from runs/student/config.yaml
     torchrun --nproc_per_node 4 -m disdepth_ros.cli train --config nyu_distill.yaml --out runs/d
+    disdepth train --config label_distill --stage label_distill --out runs/ld \
+        model.teacher.onnx_path=models/teacher.onnx data.train.0.root=recordings/front
 
 ``--config`` takes a file or the name of a packaged config (``disdepth_core/configs``; list them
 with ``--list-configs``).  Overrides address list items by index (``data.train.0.root=...``).
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='config overrides, e.g. optim.lr=1e-4 data.batch_size=8 '
                              'stage=distill (list items by index: data.train.0.root=DIR)')
     parser.add_argument('--stage', default=None,
-                        choices=('teacher', 'student', 'acclimate', 'distill'),
+                        choices=('teacher', 'student', 'acclimate', 'distill', 'label_distill'),
                         help='shortcut for the override stage=NAME')
     parser.add_argument('--out', '-o', default=None,
                         help='output folder (default: runs/<stage>-<date-time>; with --resume: '

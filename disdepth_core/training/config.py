@@ -24,7 +24,7 @@ with max_lr 3.57e-4, div_factor 25, final_div_factor 100, encoder lr / 10, gradi
 
 Sections: ``data`` (datasets by registry name, mixable with weights/repeats), ``model`` (student
 and teacher configs and the checkpoints a stage starts from), ``optim``, ``schedule``, ``loss``,
-``acclimate``, ``distill`` and ``log``.
+``acclimate``, ``distill``, ``label_distill`` and ``log``.
 """
 
 from dataclasses import dataclass, field
@@ -34,13 +34,18 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Union
 from disdepth_core.config import ConfigError
 from disdepth_core.config import load_config
 from disdepth_core.distill import ATTENTION_SOURCES
+from disdepth_core.losses import SSI_RESIDUALS
 from disdepth_core.models import StudentConfig
 from disdepth_core.models import TeacherConfig
 from disdepth_core.models.fam import GHOST_MODES
+from disdepth_core.models.teacher import onnx_teacher_spec
 
 KD_LOSSES = ('attentive', 'mse', 'cwd', 'none')
 KD_ATTENTION = ATTENTION_SOURCES
 AMP_MODES = ('auto', 'off', 'bf16', 'fp16')
+# label_distill.loss: 'auto' picks 'metric' for metric teachers and 'ssi' for relative ones.
+LABEL_LOSSES = ('auto', 'metric', 'ssi')
+LABEL_CACHE_DTYPES = ('float16', 'float32')
 
 
 @dataclass(frozen=True)
@@ -159,10 +164,10 @@ class ModelSection:
     The networks of a run and the checkpoints a stage starts from.
 
     :param name: model name written into the checkpoint's ``ModelSpec``
-    :param student: the student architecture (stages ``student``, ``distill``; also sizes the
-        ghost decoder of ``acclimate``)
-    :param teacher: the teacher architecture (stage ``teacher``; the other stages read it from
-        the teacher checkpoint)
+    :param student: the student architecture (stages ``student``, ``distill``,
+        ``label_distill``; also sizes the ghost decoder of ``acclimate``)
+    :param teacher: the teacher architecture (stage ``teacher``; ``label_distill``: a kind
+        ``onnx`` teacher file; ``acclimate`` / ``distill`` read it from the teacher checkpoint)
     :param init: checkpoint to initialise the trained network from (fine-tuning), or empty
     :param teacher_checkpoint: trained teacher for ``acclimate`` (required there)
     :param student_checkpoint: trained student whose decoder becomes the frozen ghost decoder
@@ -338,6 +343,99 @@ class DistillConfig:
 
 
 @dataclass(frozen=True)
+class LabelDistillConfig:
+    """
+    Output-level distillation from a teacher ONNX file, no labels needed (stage ``label_distill``).
+
+    ``loss = teacher_weight * L_teacher + anchor_weight * SILog(student, ground truth)``, where
+    ``L_teacher`` is the metric loss (SILog + ``loss.chamfer_weight`` chamfer against the
+    teacher's metric depth, turned into canonical targets like ground truth) or the
+    scale-and-shift-invariant disparity loss
+    (:class:`disdepth_core.losses.ScaleShiftInvariantLoss`).
+
+    :param loss: 'metric', 'ssi', or 'auto' ('metric' for a ``metric`` / ``canonical_metric``
+        teacher, 'ssi' for a ``relative_disparity`` one); a relative teacher cannot take
+        'metric'
+    :param ssi_residual: residual of the SSI loss: 'abs' (mean absolute) or 'squared'
+    :param teacher_weight: weight of the teacher loss
+    :param anchor_weight: weight of SILog against the ground truth of labelled frames in the mix
+        (the metric anchor; 0: ground truth is ignored)
+    :param cache_dir: folder of the teacher-label cache (empty: ``$XDG_CACHE_HOME/disdepth/
+        teacher_labels``, i.e. ``~/.cache/disdepth/teacher_labels``)
+    :param cache_dtype: 'float16' (half the disk; see :mod:`disdepth_core.training.
+        teacher_labels` for the precision) or 'float32'
+    :param teacher_device: ONNX Runtime device of the teacher: 'auto' (TensorRT -> CUDA -> CPU),
+        'cuda', 'cuda:N', 'tensorrt' or 'cpu'
+    :param teacher_input_size: network (height, width) for a teacher exported with a dynamic
+        input size (None: the size in its metadata); part of the cache key
+    :param teacher_threads: ONNX Runtime CPU threads of the teacher (0: its default)
+    """
+
+    loss: str = 'auto'
+    ssi_residual: str = 'abs'
+    teacher_weight: float = 1.0
+    anchor_weight: float = 0.0
+    cache_dir: str = ''
+    cache_dtype: str = 'float16'
+    teacher_device: str = 'auto'
+    teacher_input_size: Optional[Tuple[int, int]] = None
+    teacher_threads: int = 0
+
+    def __post_init__(self) -> None:
+        """Validate the values."""
+        if self.loss not in LABEL_LOSSES:
+            raise ValueError(f'label_distill.loss must be one of {LABEL_LOSSES}, got '
+                             f'{self.loss!r}')
+        if self.ssi_residual not in SSI_RESIDUALS:
+            raise ValueError(f'label_distill.ssi_residual must be one of {SSI_RESIDUALS}, got '
+                             f'{self.ssi_residual!r}')
+        if self.cache_dtype not in LABEL_CACHE_DTYPES:
+            raise ValueError(f'label_distill.cache_dtype must be one of {LABEL_CACHE_DTYPES}, '
+                             f'got {self.cache_dtype!r}')
+        if min(self.teacher_weight, self.anchor_weight) < 0:
+            raise ValueError('label_distill.teacher_weight and anchor_weight must be >= 0, got '
+                             f'{self.teacher_weight}, {self.anchor_weight}')
+        if self.teacher_weight == 0 and self.anchor_weight == 0:
+            raise ValueError('label_distill: teacher_weight and anchor_weight are both 0 '
+                             '(nothing to learn from)')
+        if self.teacher_input_size is not None and min(self.teacher_input_size) <= 0:
+            raise ValueError(f'label_distill.teacher_input_size must be positive, got '
+                             f'{self.teacher_input_size}')
+        if self.teacher_threads < 0:
+            raise ValueError(f'label_distill.teacher_threads must be >= 0, got '
+                             f'{self.teacher_threads}')
+
+
+def label_loss(cfg: 'TrainConfig') -> str:
+    """
+    Return the teacher loss of a ``label_distill`` run: 'metric' or 'ssi' (``'auto'`` resolved).
+
+    :param cfg: a config whose ``model.teacher`` is a kind 'onnx' teacher
+    :return: the loss name
+    """
+    spec = onnx_teacher_spec(cfg.model.teacher.onnx_path or '')
+    if cfg.label_distill.loss != 'auto':
+        return cfg.label_distill.loss
+    return 'metric' if spec.is_metric else 'ssi'
+
+
+def _check_label_distill(cfg: 'TrainConfig') -> None:
+    """Cross-section checks of a ``label_distill`` run (teacher kind, loss vs output kind)."""
+    teacher = cfg.model.teacher
+    if teacher.kind != 'onnx':
+        raise ValueError('stage label_distill needs model.teacher.kind: onnx and '
+                         'model.teacher.onnx_path (a DisDepth ONNX file from `disdepth export` '
+                         f'or `disdepth adopt`); got kind {teacher.kind!r} (feature KD from '
+                         'vit / hf teachers is the acclimate + distill stages)')
+    spec = onnx_teacher_spec(teacher.onnx_path or '')
+    if cfg.label_distill.loss == 'metric' and not spec.is_metric:
+        raise ValueError(f'label_distill.loss=metric needs a metric teacher, but '
+                         f'{teacher.onnx_path} outputs {spec.output_kind} (depth known only up '
+                         f'to scale and shift): use label_distill.loss=ssi (or auto), and '
+                         f'label_distill.anchor_weight > 0 with labelled frames for metres')
+
+
+@dataclass(frozen=True)
 class LogConfig:
     """
     Logging and checkpointing.
@@ -363,7 +461,7 @@ class TrainConfig:
     """
     A complete training run.
 
-    :param stage: 'teacher', 'student', 'acclimate' or 'distill'
+    :param stage: 'teacher', 'student', 'acclimate', 'distill' or 'label_distill'
     :param seed: seed of the model initialisation
     :param device: 'auto', 'cpu', 'cuda' or 'cuda:N'
     :param threads: ``torch.set_num_threads`` (0: leave torch's default)
@@ -376,6 +474,7 @@ class TrainConfig:
     :param loss: see :class:`LossConfig`
     :param acclimate: see :class:`AcclimateConfig`
     :param distill: see :class:`DistillConfig`
+    :param label_distill: see :class:`LabelDistillConfig`
     :param log: see :class:`LogConfig`
     """
 
@@ -391,12 +490,15 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     acclimate: AcclimateConfig = field(default_factory=AcclimateConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    label_distill: LabelDistillConfig = field(default_factory=LabelDistillConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def __post_init__(self) -> None:
-        """Validate the top-level values."""
+        """Validate the top-level values (and the sections a stage combines)."""
         if self.threads < 0:
             raise ValueError(f'threads must be >= 0, got {self.threads}')
+        if self.stage == 'label_distill':
+            _check_label_distill(self)
 
 
 def load_train_config(path: Optional[Union[str, Path]] = None,

@@ -19,13 +19,15 @@ Training data plumbing: datasets from the registry by name, mixes, sampling, bat
   datasets (frame selection, repeats) and per-frame sampling weights.
 * :class:`MixSampler` shuffles (or draws by weight) deterministically per epoch and splits the
   order between DDP ranks, so every rank sees different frames and the order survives a resume.
-* :func:`collate` batches dict samples, including mixes of labelled and unlabelled frames.
+* :func:`collate` batches dict samples, including mixes of labelled and unlabelled frames, and
+  the teacher-label samples of ``label_distill`` (:mod:`.teacher_labels`: the teacher's map in
+  the depth slot, ground truth for the metric anchor in ``anchor_depth``).
 * :func:`canonical_targets` is *the* place where metric ground truth becomes the training target
   of the canonical camera (``gt * canonical_depth_scale(canonical_focal, K, net_hw)``).
 """
 
 import math
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -40,6 +42,9 @@ from disdepth_core.geometry import canonical_depth_scale
 from disdepth_core.training.config import DataConfig
 from disdepth_core.training.config import DatasetEntry
 from disdepth_core.training.config import parse_select
+
+# Optional per-entry dataset wrapper of a stage: (dataset, entry) -> dataset (e.g. teacher labels).
+DatasetWrap = Callable[[Dataset, DatasetEntry], Dataset]
 
 
 def make_augmenter(options: Dict[str, Any]) -> Any:
@@ -62,7 +67,8 @@ def _init_args(cls: type) -> Sequence[str]:
 
 
 def build_entry(entry: DatasetEntry, hw: Tuple[int, int], train: bool, seed: int,
-                augment: Optional[Dict[str, Any]], max_depth: Optional[float]) -> Dataset:
+                augment: Optional[Dict[str, Any]], max_depth: Optional[float],
+                wrap: Optional[DatasetWrap] = None) -> Dataset:
     """
     Construct one dataset of a mix and apply its frame selection (repeats are applied by the mix).
 
@@ -72,6 +78,7 @@ def build_entry(entry: DatasetEntry, hw: Tuple[int, int], train: bool, seed: int
     :param seed: augmentation seed
     :param augment: ``Augmenter`` options (None: no augmentation)
     :param max_depth: ``valid_mask`` cap passed to datasets that accept ``max_depth``
+    :param wrap: applied to the constructed dataset before the frame selection, or None
     :return: the dataset (a ``Subset`` when ``entry.select`` is set)
     :raises ValueError: naming the entry when construction fails or selects nothing
     """
@@ -90,6 +97,8 @@ def build_entry(entry: DatasetEntry, hw: Tuple[int, int], train: bool, seed: int
         dataset = build_dataset(entry.name, **kwargs)
     except (TypeError, ValueError, FileNotFoundError) as exc:
         raise ValueError(f'dataset {entry.name!r} (root {entry.root!r}): {exc}') from None
+    if wrap is not None:
+        dataset = wrap(dataset, entry)
     sel = parse_select(entry.select)
     if sel != slice(None):
         indices = list(range(len(dataset)))[sel]
@@ -133,7 +142,7 @@ class Mix(ConcatDataset):
 
 
 def build_mix(entries: Sequence[DatasetEntry], data: DataConfig, train: bool,
-              max_depth: Optional[float]) -> Mix:
+              max_depth: Optional[float], wrap: Optional[DatasetWrap] = None) -> Mix:
     """
     Build the training mix (or one validation set when given a single entry).
 
@@ -141,6 +150,7 @@ def build_mix(entries: Sequence[DatasetEntry], data: DataConfig, train: bool,
     :param data: the data section (size, seed, augmentation)
     :param train: training (augmentation, repeats) or validation
     :param max_depth: ground-truth cap for ``valid_mask``
+    :param wrap: per-entry dataset wrapper (see :func:`build_entry`), or None
     :return: the mix
     :raises ValueError: for an empty list
     """
@@ -148,7 +158,7 @@ def build_mix(entries: Sequence[DatasetEntry], data: DataConfig, train: bool,
         raise ValueError('no datasets configured (data.train is empty)' if train
                          else 'no validation datasets given')
     augment = dict(data.augment) if train and data.augment is not None else None
-    parts = [(build_entry(e, data.hw, train, data.seed, augment, max_depth),
+    parts = [(build_entry(e, data.hw, train, data.seed, augment, max_depth, wrap),
               e.repeats if train else 1, e.weight) for e in entries]
     return Mix(parts)
 
@@ -218,7 +228,10 @@ def collate(samples: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 
     :param samples: dict samples (numpy arrays) from the datasets
     :return: batch with ``image`` (B x 3 x H x W), ``depth`` / ``valid_mask`` (B x 1 x H x W),
-        ``K`` (B x 3 x 3), ``has_gt`` (B bool), ``name`` (list) and ``index`` (B)
+        ``K`` (B x 3 x 3), ``has_gt`` (B bool), ``name`` (list) and ``index`` (B); when samples
+        carry them, ``depth_source`` (list: what the depth slot holds, e.g. ``'teacher'``) and
+        ``anchor_depth`` / ``anchor_valid`` (B x 1 x H x W ground truth beside a teacher map,
+        zero / False for frames without) with ``has_anchor`` (B bool)
     :raises ValueError: if the samples do not share one image size
     """
     if not samples:
@@ -242,9 +255,25 @@ def collate(samples: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             valid[i] = mask & (depth[i] > 0)
             has_gt[i] = True
     k = torch.stack([torch.as_tensor(np.asarray(s['K'], dtype=np.float32)) for s in samples])
-    return {'image': images, 'depth': depth, 'valid_mask': valid, 'K': k, 'has_gt': has_gt,
-            'name': [str(s.get('name', '')) for s in samples],
-            'index': torch.as_tensor([int(s.get('index', -1)) for s in samples])}
+    batch = {'image': images, 'depth': depth, 'valid_mask': valid, 'K': k, 'has_gt': has_gt,
+             'name': [str(s.get('name', '')) for s in samples],
+             'index': torch.as_tensor([int(s.get('index', -1)) for s in samples])}
+    if any('depth_source' in s for s in samples):
+        batch['depth_source'] = [str(s.get('depth_source', 'ground_truth' if s.get('depth')
+                                           is not None else 'none')) for s in samples]
+    if any('anchor_depth' in s for s in samples):
+        anchor = torch.zeros(b, 1, h, w)
+        anchor_valid = torch.zeros(b, 1, h, w, dtype=torch.bool)
+        for i, s in enumerate(samples):
+            if s.get('anchor_depth') is not None:
+                anchor[i] = torch.as_tensor(np.asarray(s['anchor_depth'], dtype=np.float32)
+                                            ).reshape(1, h, w)
+                anchor_valid[i] = torch.as_tensor(np.asarray(s['anchor_valid'], dtype=bool)
+                                                  ).reshape(1, h, w) & (anchor[i] > 0)
+        batch['anchor_depth'] = anchor
+        batch['anchor_valid'] = anchor_valid
+        batch['has_anchor'] = anchor_valid.flatten(1).any(1)
+    return batch
 
 
 def canonical_scales(k: torch.Tensor, net_hw: Tuple[int, int],

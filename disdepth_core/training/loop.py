@@ -500,7 +500,7 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
     d = cfg.data
     _, hi = task.depth_range
     gt_cap = d.max_depth
-    train_set = build_mix(d.train, d, train=True, max_depth=gt_cap)
+    train_set = build_mix(d.train, d, train=True, max_depth=gt_cap, wrap=task.wrap_dataset)
     sampler = MixSampler(train_set.weights, shuffle=True, seed=d.seed, rank=ctx.rank,
                          world_size=ctx.world_size)
     drop_last = sampler.per_rank >= d.batch_size
@@ -545,6 +545,8 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
             find_unused_parameters=task.has_unused_parameters)
     logger = RunLogger(out_dir, cfg.log.tensorboard, ctx.is_main, quiet)
     progress = ctx.is_main and _show_progress(cfg, quiet)
+    task.prepare_data(train_set, ctx.rank, ctx.world_size, device, progress, logger.line)
+    ddp.barrier(ctx)
     lo, hi = task.depth_range
     eval_max = d.max_depth if d.max_depth is not None else hi
     last_metrics: Dict[str, Dict[str, float]] = {}
@@ -637,6 +639,7 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
         'wall_s': round(wall, 2), 'images_per_s': round(sum(images) / max(wall, 1e-9), 3),
         'final_losses': epoch_losses, 'val': last_metrics, 'best': state.best,
         'param_digests': digests, 'checkpoint': str(out_dir / 'final'),
+        **task.summary_extra(),
     }
     if ctx.is_main:
         write_checkpoint(task, cfg, out_dir, 'final', state, optimizer, scaler,

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The four DisDepth training stages, each a :class:`Task` registered in :data:`STAGES`.
+The DisDepth training stages, each a :class:`Task` registered in :data:`STAGES`.
 
 A task owns the networks of its stage (trainable and frozen) and the losses, and maps a batch to
 a dict with ``'loss'`` and its parts (conventions: distillation returns its parts).  The loop
@@ -26,6 +26,10 @@ a dict with ``'loss'`` and its parts (conventions: distillation returns its part
   teacher, SILog + 0.1 chamfer on the ghost decoder's depth.
 * ``distill``: the student from the frozen acclimated teacher: ``gt_weight * (SILog + 0.1
   chamfer) + kd_weight * KD + depth_kd_weight * SILog(student depth, teacher depth)``.
+* ``label_distill``: the student from a teacher ONNX file's output alone (no acclimation, no
+  labels): the metric loss against a metric teacher's depth, or the scale-and-shift-invariant
+  disparity loss against a relative one, plus an optional SILog anchor on labelled frames; the
+  teacher's labels are computed once and cached (:mod:`disdepth_core.training.teacher_labels`).
 
 Ground truth is metric; every loss compares canonical-camera depth, so targets are made by
 :func:`disdepth_core.training.data.canonical_targets` (one helper for all stages).
@@ -42,6 +46,7 @@ from disdepth_core.distill import CWDLoss
 from disdepth_core.distill import FeatureKDLoss
 from disdepth_core.distill import MSEFeatureLoss
 from disdepth_core.losses import BinsChamferLoss
+from disdepth_core.losses import ScaleShiftInvariantLoss
 from disdepth_core.losses import SILogLoss
 from disdepth_core.models import AcclimatedConfig
 from disdepth_core.models import build_acclimated
@@ -51,7 +56,9 @@ from disdepth_core.models import DepthOutput
 from disdepth_core.models import DisDepthStudent
 from disdepth_core.models import freeze
 from disdepth_core.modelspec import ModelSpec
+from disdepth_core.training.config import DatasetEntry
 from disdepth_core.training.config import DistillConfig
+from disdepth_core.training.config import label_loss
 from disdepth_core.training.config import TrainConfig
 from disdepth_core.training.data import canonical_targets
 
@@ -102,6 +109,28 @@ class Task(nn.Module):
     def output_config(self) -> Any:
         """Return the config (canonical_focal, min_depth, max_depth) of the trained depth."""
         raise NotImplementedError
+
+    # -- optional hooks (data preparation) ---------------------------------------------------
+    def wrap_dataset(self, dataset: Any, entry: DatasetEntry) -> Any:
+        """Wrap one training dataset before its frame selection (default: unchanged)."""
+        return dataset
+
+    def prepare_data(self, train_set: Any, rank: int, world_size: int, device: str,
+                     progress: bool, log: Callable[[str], None]) -> None:
+        """
+        Prepare the training data once before the first step (default: nothing).
+
+        :param train_set: the training mix
+        :param rank: this process's rank
+        :param world_size: number of processes
+        :param device: the training device
+        :param progress: show progress bars
+        :param log: rank-0 log line writer
+        """
+
+    def summary_extra(self) -> Dict[str, Any]:
+        """Stage-specific entries of ``summary.json`` (default: none)."""
+        return {}
 
     @property
     def canonical_focal(self) -> float:
@@ -503,12 +532,140 @@ class DistillTask(Task):
         return self.student.config
 
 
+class LabelDistillTask(Task):
+    """
+    The student from a teacher ONNX file's output on (unlabelled) frames: no acclimation.
+
+    ``loss = teacher_weight * L_teacher + anchor_weight * SILog(student, ground truth)``;
+    ``L_teacher`` is SILog + ``loss.chamfer_weight`` chamfer against the teacher's metric depth
+    in canonical-camera units (``label_distill.loss: metric``), or the scale-and-shift-invariant
+    loss between the student's disparity ``1 / depth`` and the teacher's relative disparity
+    (``ssi``).  Training frames come through :class:`~disdepth_core.training.teacher_labels.
+    TeacherLabelDataset` (the teacher's map in the depth slot, augmented with the image); the
+    ground truth of labelled datasets is used only for the anchor.
+    """
+
+    stage = 'label_distill'
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__(cfg)
+        from disdepth_core.training.teacher_labels import TeacherLabels
+        ld = cfg.label_distill
+        teacher = cfg.model.teacher
+        if teacher.kind != 'onnx' or not teacher.onnx_path:
+            raise StageError('stage label_distill needs model.teacher.kind=onnx and '
+                             'model.teacher.onnx_path')
+        try:
+            self.labels = TeacherLabels(teacher.onnx_path, ld.cache_dir, ld.cache_dtype,
+                                        ld.teacher_device, ld.teacher_input_size,
+                                        ld.teacher_threads)
+        except ValueError as exc:
+            raise StageError(str(exc)) from None
+        self.loss_kind = label_loss(cfg)
+        self.student = _student_from(cfg)
+        self.ssi = ScaleShiftInvariantLoss(ld.ssi_residual)
+        self.label_stats: Dict[str, int] = {}
+
+    def wrap_dataset(self, dataset: Any, entry: DatasetEntry) -> Any:
+        """Serve the teacher's labels of this dataset (and its ground truth for the anchor)."""
+        from disdepth_core.training.teacher_labels import dataset_identity
+        from disdepth_core.training.teacher_labels import TeacherLabelDataset
+        try:
+            return TeacherLabelDataset(dataset, self.labels, dataset_identity(entry),
+                                       anchor=self.cfg.label_distill.anchor_weight > 0,
+                                       max_depth=self.cfg.data.max_depth)
+        except TypeError as exc:
+            raise StageError(f'dataset {entry.name!r}: {exc}') from None
+
+    def prepare_data(self, train_set: Any, rank: int, world_size: int, device: str,
+                     progress: bool, log: Callable[[str], None]) -> None:
+        """Compute the missing teacher labels (this rank's share) before training."""
+        from disdepth_core.training.teacher_labels import fill_labels
+        from disdepth_core.training.teacher_labels import labelled_parts
+        if world_size > 1 and self.labels.device == 'auto' and device.startswith('cuda:'):
+            # this rank's GPU rather than every rank on GPU 0; the CPU if ONNX Runtime has no CUDA
+            self.labels.device, self.labels.device_fallback = device, 'cpu'
+        self.label_stats = fill_labels(labelled_parts(train_set), rank, world_size, progress,
+                                       log)
+        if self.labels.relative and self.cfg.label_distill.anchor_weight == 0:
+            log(f'label_distill: {self.labels.path.name} is a relative teacher and there is no '
+                'anchor: the student learns depth up to a scale and shift of its inverse (add '
+                'labelled frames and label_distill.anchor_weight > 0 for metres)')
+
+    def summary_extra(self) -> Dict[str, Any]:
+        """Return the teacher and its label cache."""
+        return {'teacher_labels': {'teacher': str(self.labels.path),
+                                   'sha256': self.labels.sha256,
+                                   'output_kind': self.labels.spec.output_kind,
+                                   'loss': self.loss_kind, 'cache': str(self.labels.root),
+                                   **self.label_stats, 'computed_total': self.labels.computed}}
+
+    def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+        """Teacher loss (metric or SSI) + the optional ground-truth anchor."""
+        ld = self.cfg.label_distill
+        out = self.student(batch['image'])
+        loss = out.depth.sum() * 0.0
+        parts: Dict[str, torch.Tensor] = {}
+        if ld.teacher_weight > 0:
+            if self.loss_kind == 'ssi':
+                disparity = 1.0 / out.depth.float().clamp_min(1e-6)
+                ssi = self.ssi(disparity, batch['depth'], batch['valid_mask'])
+                teacher_loss = ssi['loss']
+                parts['ssi_scale'] = ssi['scale']
+            else:
+                target, valid = self.targets(batch)
+                teacher_loss, sparts = self.supervised(out, target, valid)
+                parts.update(sparts)
+            loss = loss + ld.teacher_weight * teacher_loss
+            parts['teacher'] = teacher_loss.detach()
+        if ld.anchor_weight > 0 and 'anchor_depth' in batch:
+            target = canonical_targets({'image': batch['image'], 'depth': batch['anchor_depth'],
+                                        'K': batch['K']}, self.canonical_focal)
+            valid = batch['anchor_valid'] & (target > 0) & torch.isfinite(target)
+            anchor = self.silog(out.depth.float(), target, valid)['loss']
+            loss = loss + ld.anchor_weight * anchor
+            parts['anchor'] = anchor.detach()
+        return {'loss': loss, **parts}
+
+    def predictor(self) -> nn.Module:
+        """Return the student."""
+        return self.student
+
+    def deliverable(self) -> Tuple[nn.Module, Any, str, str]:
+        """Return the student and its config."""
+        return self.student, self.student.config, 'student', self.student.config.backbone
+
+    def resume_modules(self) -> Dict[str, nn.Module]:
+        """Return the student."""
+        return {'student': self.student}
+
+    def output_config(self) -> Any:
+        """Return the student's config."""
+        return self.student.config
+
+    def spec(self, name: str = '', extra: Optional[Dict[str, Any]] = None) -> ModelSpec:
+        """Return the student's spec, with the teacher and where the metric scale comes from."""
+        ld = self.cfg.label_distill
+        if not self.labels.relative:
+            scale = 'teacher'
+        elif ld.anchor_weight > 0:
+            scale = 'ground-truth anchor'
+        else:
+            scale = ('none: relative teacher without an anchor, the depth is known only up to '
+                     'a scale and shift of its inverse')
+        info = {'teacher': self.labels.path.name, 'teacher_sha256': self.labels.sha256,
+                'teacher_output_kind': self.labels.spec.output_kind, 'loss': self.loss_kind,
+                'metric_scale': scale}
+        return super().spec(name, {**dict(extra or {}), 'label_distill': info})
+
+
 # stage name -> Task class
 STAGES: Dict[str, Callable[[TrainConfig], Task]] = {
     'teacher': TeacherTask,
     'student': StudentTask,
     'acclimate': AcclimateTask,
     'distill': DistillTask,
+    'label_distill': LabelDistillTask,
 }
 
 
