@@ -187,6 +187,7 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
                          '(ground truth stays at its original resolution)')
     spec = getattr(estimator, 'spec', None)
     relative = spec is not None and not getattr(spec, 'is_metric', True)
+    relative_kind = getattr(spec, 'output_kind', '')
     if relative:
         # a relative model's range is a placeholder: the dataset or the caller says the range
         spec = None
@@ -214,6 +215,9 @@ def evaluate(estimator: Any, dataset: DepthDataset, protocol: str = 'auto',
         predict_s += time.perf_counter() - start
         try:
             if relative:
+                if relative_kind == 'relative_depth':   # its inverse is the disparity
+                    with np.errstate(divide='ignore', invalid='ignore'):
+                        pred = np.where(pred > 0, 1.0 / pred, np.nan).astype(np.float32)
                 pred = align_disparity(pred, frame.depth, mask & evaluation_mask(
                     frame.depth, prot.min_depth, cap))
             m = compute_metrics(frame.depth, pred, prot.min_depth, cap, mask)

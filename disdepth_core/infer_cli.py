@@ -229,6 +229,10 @@ def run(args: argparse.Namespace) -> int:
             picture = colorize_depth(result.depth, lo, hi, legend=True)
             what = 'depth'
             unit = ' m'
+        elif result.kind == 'relative_depth':
+            picture = colorize_depth(result.depth, legend=False)
+            what = 'relative depth (no unit, larger = farther)'
+            unit = ''
         else:
             # near = red as for depth: colour the disparity reversed (kept > 0), no legend
             disp = result.depth

@@ -34,7 +34,11 @@ SPEC_VERSION = 2
 #       scaled with the live camera's intrinsics (``geometry.metric_scale``).  Our students.
 #   metric: metres for whatever camera took the image; used as it is.
 #   relative_disparity: affine-invariant inverse depth (larger = nearer, no unit); never metres.
-OUTPUT_KINDS = ('canonical_metric', 'metric', 'relative_disparity')
+#   relative_depth: positive depth-like values whose inverse is affine-invariant disparity
+#       (larger = farther, no unit): a student distilled from a relative teacher without a
+#       metric anchor; never metres.
+OUTPUT_KINDS = ('canonical_metric', 'metric', 'relative_disparity', 'relative_depth')
+RELATIVE_OUTPUT_KINDS = ('relative_disparity', 'relative_depth')
 METRIC_OUTPUT_KINDS = ('canonical_metric', 'metric')
 
 

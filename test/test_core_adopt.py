@@ -358,3 +358,35 @@ def test_speed_table_of_the_adopted_replica_runs(tmp_path: Path) -> None:
     import json
     records = json.loads((tmp_path / 'b.json').read_text())['records']
     assert all(r['p50_ms'] > 0 for r in records) and records[0]['vs_adopted'] == 1.0
+
+
+def test_eval_of_a_relative_depth_model_aligns_its_inverse(tmp_path: Path) -> None:
+    from disdepth_core.data.base import Frame
+    from disdepth_core.evaluation import evaluate
+    src = replicas.closed_form_onnx(tmp_path / 'net.onnx', hw=(64, 96), channel=0, gain=1.0,
+                                    offset=10.0)
+    adopt(src, tmp_path / 'reld.onnx', AdoptOptions('generic', mean=MEAN, std=STD,
+                                                    kind='relative_depth'), quiet)
+    est = create_estimator(tmp_path / 'reld.onnx')
+    assert est.spec.output_kind == 'relative_depth'
+
+    class Frames:
+        """One frame whose true inverse depth is affine in the inverse of the model's output."""
+
+        augment = None
+        size = None
+        max_depth = 20.0
+
+        def __len__(self) -> int:
+            return 1
+
+        def get_frame(self, i: int) -> Frame:
+            rgb = np.zeros((64, 96, 3), np.uint8)
+            rgb[..., 0] = np.linspace(0, 255, 96, dtype=np.uint8)[None, :]
+            pred = 10.0 + (rgb[..., 0] / 255.0 - MEAN[0]) / STD[0]
+            depth = (1.0 / (0.5 / pred + 0.02)).astype(np.float32)
+            return Frame(rgb=rgb, depth=depth, intrinsics=CameraIntrinsics.from_fov(
+                60.0, 96, 64), name='f')
+
+    result = evaluate(est, Frames())
+    assert result['metrics']['abs_rel'] < 1e-4

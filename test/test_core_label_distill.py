@@ -432,6 +432,13 @@ def test_relative_teacher_stage_uses_ssi_and_says_the_scale_is_unknown(
     assert np.isfinite(summary['final_losses']['teacher'])
     _, spec, _ = load_checkpoint(tmp_path / 'run' / 'final')
     assert spec.extra['label_distill']['metric_scale'].startswith('none')
+    # never metres: the node and disdepth bag refuse it unless asked for a relative output
+    assert spec.output_kind == 'relative_depth' and not spec.is_metric
+    from disdepth_core.inference import check_output_kind
+    from disdepth_core.inference import RelativeModelError
+    with pytest.raises(RelativeModelError, match='without a metric anchor'):
+        check_output_kind(spec, relative_output=False)
+    check_output_kind(spec, relative_output=True)
 
 
 def _first_loss(cfg) -> dict:

@@ -68,10 +68,13 @@ def check_output_kind(spec: Any, relative_output: bool) -> None:
     :raises RelativeModelError: naming the model, what it predicts and what to do
     """
     if not spec.is_metric and not relative_output:
+        what = ('relative disparity (no unit, larger = nearer)'
+                if spec.output_kind == 'relative_disparity' else
+                'relative depth (no unit: a student distilled from a relative teacher without a '
+                'metric anchor)')
         raise RelativeModelError(
-            f'model {spec.name!r} predicts relative disparity ({spec.backbone}: no unit, larger '
-            '= nearer), not metres: it cannot be published as depth (REP 118) or as a point '
-            'cloud. Use a metric model (adopt a metric family such as '
+            f'model {spec.name!r} predicts {what}, not metres: it cannot be published as depth '
+            '(REP 118) or as a point cloud. Use a metric model (adopt a metric family such as '
             'depth-anything-v2-metric, da3-metric or metric3d, or distil this one into a '
             'metric student, docs/adopt.md), or ask for the relative output (node parameter '
             f'relative_output: true, disdepth bag --relative-output) on {RELATIVE_DEPTH_TOPIC}')

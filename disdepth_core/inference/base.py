@@ -56,11 +56,12 @@ class DepthResult:
     One prediction.
 
     :param depth: H x W float32 at the input image resolution, NaN invalid: metres when
-        ``kind`` is ``'metric'``, unitless inverse depth (larger = nearer) when it is
-        ``'relative_disparity'`` (a model whose ``ModelSpec.output_kind`` says so)
+        ``kind`` is ``'metric'``; unitless inverse depth (larger = nearer) when it is
+        ``'relative_disparity'``; unitless depth-like values (larger = farther, the inverse is
+        an affine-invariant disparity) when it is ``'relative_depth'``
     :param confidence: H x W float32 in [0, 1]
     :param timings_ms: stage timings ('preprocess', 'infer', 'postprocess')
-    :param kind: ``'metric'`` or ``'relative_disparity'``
+    :param kind: ``'metric'``, ``'relative_disparity'`` or ``'relative_depth'``
     """
 
     depth: np.ndarray

@@ -72,11 +72,12 @@ OUTPUT_SCALING: Dict[str, Tuple[Callable[[ModelSpec, CameraIntrinsics, Tuple[int
     'canonical_metric': (_canonical_scale, True),
     'metric': (_unit_scale, True),
     'relative_disparity': (_unit_scale, False),
+    'relative_depth': (_unit_scale, False),
 }
 
 
 def result_kind(spec: ModelSpec) -> str:
-    """Return the ``DepthResult.kind`` of this model: ``'metric'`` or ``'relative_disparity'``."""
+    """Return the ``DepthResult.kind`` of this model: ``'metric'`` or its relative output kind."""
     return 'metric' if spec.is_metric else spec.output_kind
 
 

@@ -35,6 +35,7 @@ Ground truth is metric; every loss compares canonical-camera depth, so targets a
 :func:`disdepth_core.training.data.canonical_targets` (one helper for all stages).
 """
 
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -656,7 +657,11 @@ class LabelDistillTask(Task):
         info = {'teacher': self.labels.path.name, 'teacher_sha256': self.labels.sha256,
                 'teacher_output_kind': self.labels.spec.output_kind, 'loss': self.loss_kind,
                 'metric_scale': scale}
-        return super().spec(name, {**dict(extra or {}), 'label_distill': info})
+        spec = super().spec(name, {**dict(extra or {}), 'label_distill': info})
+        if self.labels.relative and ld.anchor_weight <= 0:
+            # never published as metres: the node and bag refuse it unless asked for relative
+            spec = replace(spec, output_kind='relative_depth')
+        return spec
 
 
 # stage name -> Task class
