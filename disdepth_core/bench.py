@@ -45,7 +45,7 @@ when the file already has those markers).
 """
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 import datetime
 import json
 import logging
@@ -207,17 +207,66 @@ def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False,
     return case
 
 
+@dataclass(frozen=True)
+class BenchOptions:
+    """
+    What one ``disdepth bench`` run measures (the command-line options, as data).
+
+    :param engines: comma-separated keys of :data:`BENCH_ENGINES`
+    :param backbones: comma-separated student backbones
+    :param teacher: comma-separated ViT teacher presets, or None
+    :param sizes: comma-separated camera sizes HxW
+    :param warmup: untimed frames per row
+    :param iters: timed frames per row
+    :param threads: CPU threads for torch and onnxruntime (None: every CPU this process may use)
+    :param device: inference device
+    :param wait_policy: ``passive`` or ``spin`` idle worker threads
+    :param calib: INT8 calibration folder (None: synthetic frames)
+    :param calib_frames: INT8 calibration frames
+    :param model: trained ONNX model for the accuracy rows (None: the packaged one)
+    :param accuracy_data: RGB-D folder of the accuracy rows (None: no accuracy rows)
+    :param n_bins: depth bins of the students (None: the StudentConfig default)
+    :param tiny: test-sized models (smoke runs)
+    :param argv: the command line, for the report
+    """
+
+    engines: str = DEFAULT_ENGINES
+    backbones: str = DEFAULT_BACKBONES
+    teacher: Optional[str] = None
+    sizes: str = DEFAULT_SIZES
+    warmup: int = 3
+    iters: int = 20
+    threads: Optional[int] = None
+    device: str = 'cpu'
+    wait_policy: str = 'passive'
+    calib: Optional[str] = None
+    calib_frames: int = 8
+    model: Optional[str] = None
+    accuracy_data: Optional[str] = str(DEFAULT_ACCURACY_DATA)
+    n_bins: Optional[int] = None
+    tiny: bool = False
+    argv: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Check the counts and the wait policy."""
+        if self.warmup < 0 or self.iters < 1:
+            raise ValueError('need --warmup >= 0 and --iters >= 1')
+        if self.wait_policy not in WAIT_POLICIES:
+            raise ValueError(f'wait policy must be one of {", ".join(WAIT_POLICIES)}, got '
+                             f'{self.wait_policy!r}')
+
+
 @dataclass
 class EngineSpec:
     """How the bench builds one engine variant."""
 
     needs: str  # 'module', 'onnx' or 'int8'
-    build: Callable[[ModelCase, argparse.Namespace], Any]
+    build: Callable[[ModelCase, BenchOptions], Any]
     teacher: bool = True  # also run it for the teacher
 
 
 def _torch(precision: str, compile_model: bool = False) -> Callable:
-    def build(case: ModelCase, args: argparse.Namespace) -> Any:
+    def build(case: ModelCase, args: BenchOptions) -> Any:
         from disdepth_core.inference.torch_engine import TorchEstimator
         return TorchEstimator(case.module, case.spec, device=args.device, precision=precision,
                               compile=compile_model, input_size=case.net_hw,
@@ -226,7 +275,7 @@ def _torch(precision: str, compile_model: bool = False) -> Callable:
 
 
 def _ort(key: str, fp16: bool = False, device: Optional[str] = None) -> Callable:
-    def build(case: ModelCase, args: argparse.Namespace) -> Any:
+    def build(case: ModelCase, args: BenchOptions) -> Any:
         from disdepth_core.inference.onnx_engine import OnnxEstimator
         return OnnxEstimator(case.files[key], device=device or args.device,
                              intra_op_threads=args.threads, fp16=fp16,
@@ -293,7 +342,7 @@ def delta1(pred: np.ndarray, gt: np.ndarray, min_depth: float,
     return int(np.sum(ratio < 1.25)), int(valid.sum())
 
 
-def accuracy_rows(model_path: Path, data: Path, args: argparse.Namespace,
+def accuracy_rows(model_path: Path, data: Path, args: BenchOptions,
                   workdir: Path) -> List[Dict[str, Any]]:
     """
     Measure delta1 of a trained ONNX model, fp32 vs INT8, on real frames.
@@ -361,16 +410,17 @@ def _split(text: str) -> List[str]:
     return [t.strip() for t in text.split(',') if t.strip()]
 
 
-def run_bench(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def run_bench(options: BenchOptions) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """
     Run the benchmark.
 
+    :param options: what to measure
     :return: (records, run info: machine, peak, command, date, notes)
     """
     import torch
-    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
-                               else (os.cpu_count() or 1))
-    args.threads = threads
+    threads = options.threads or (len(os.sched_getaffinity(0))
+                                  if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1))
+    args = replace(options, threads=threads)
     torch.set_num_threads(threads)
     engines = _split(args.engines)
     unknown = [e for e in engines if e not in BENCH_ENGINES]
@@ -425,14 +475,14 @@ def run_bench(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str,
     return records, info
 
 
-def _trained_model(args: argparse.Namespace) -> Optional[Path]:
+def _trained_model(args: BenchOptions) -> Optional[Path]:
     if args.model:
         return Path(args.model)
     from disdepth_core.assets import packaged_model_paths
     return packaged_model_paths()['onnx']
 
 
-def _prepare_files(case: ModelCase, engines: Sequence[str], args: argparse.Namespace,
+def _prepare_files(case: ModelCase, engines: Sequence[str], args: BenchOptions,
                    work: Path) -> None:
     needs = {BENCH_ENGINES[e].needs for e in engines
              if case.kind != 'teacher' or BENCH_ENGINES[e].teacher}
@@ -452,7 +502,7 @@ def _prepare_files(case: ModelCase, engines: Sequence[str], args: argparse.Names
 
 
 def _bench_one(case: ModelCase, engine: str, size: Tuple[int, int], rgb: np.ndarray,
-               k: CameraIntrinsics, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
+               k: CameraIntrinsics, args: BenchOptions) -> Optional[Dict[str, Any]]:
     if case.kind == 'teacher' and not BENCH_ENGINES[engine].teacher:
         return None
     try:
@@ -667,19 +717,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--json', default=None, help='write the JSON records here')
 
 
+def options_from_args(args: argparse.Namespace) -> BenchOptions:
+    """
+    Return the options of parsed ``disdepth bench`` arguments.
+
+    :raises ValueError: for bad counts or an unknown wait policy
+    """
+    argv = getattr(args, 'argv', None)
+    if argv is None:
+        argv = sys.argv[2:] if sys.argv[1:2] == ['bench'] else []
+    names = {f.name for f in fields(BenchOptions)} - {'argv'}
+    return BenchOptions(**{n: getattr(args, n) for n in names}, argv=tuple(argv))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``disdepth bench``."""
-    if args.warmup < 0 or args.iters < 1:
-        print('disdepth bench: error: need --warmup >= 0 and --iters >= 1', file=sys.stderr)
+    try:
+        options = options_from_args(args)
+    except ValueError as exc:
+        print(f'disdepth bench: error: {exc}', file=sys.stderr)
         return 2
-    if not hasattr(args, 'argv'):
-        args.argv = sys.argv[2:] if sys.argv[1:2] == ['bench'] else []
     if 'torch' not in sys.modules:  # OpenMP reads it once, when torch loads
-        os.environ['OMP_WAIT_POLICY'] = 'PASSIVE' if args.wait_policy == 'passive' else 'ACTIVE'
+        os.environ['OMP_WAIT_POLICY'] = 'PASSIVE' if options.wait_policy == 'passive' else 'ACTIVE'
 
     _log_to_stderr()
     try:
-        records, info = run_bench(args)
+        records, info = run_bench(options)
     except (ValueError, ModelLoadError, EngineUnavailableError) as exc:
         print(f'disdepth bench: error: {exc}', file=sys.stderr)
         return 2
