@@ -513,3 +513,30 @@ def test_atomic_outputs_follow_the_umask_and_leave_nothing_on_error(tmp_path) ->
         assert sorted(p.name for p in tmp_path.iterdir()) == ['a.txt']
     finally:
         os.umask(old)
+
+
+def plugin_estimator(model: Any, device: str = 'auto', **options: Any) -> Any:
+    """An engine plug-in for the test below: records what it was given."""
+    return types.SimpleNamespace(model=model, device=device, options=options)
+
+
+def test_engine_plugins_come_from_one_environment_variable(monkeypatch) -> None:
+    for name in ('ENGINES', '_ENGINE_KINDS'):   # the registrations end with the test
+        monkeypatch.setattr(inference, name, dict(getattr(inference, name)))
+    monkeypatch.setattr(inference, '_PLUGINS', set())
+    monkeypatch.setenv(inference.ENGINE_PLUGINS_ENV, f'probe={__name__}:plugin_estimator')
+    est = create_estimator(None, engine='probe', device='cpu', input_size=(64, 96))
+    assert (est.model, est.device, est.options) == (None, 'cpu', {'input_size': (64, 96)})
+    assert create_estimator('my.model', engine='probe').model == 'my.model'  # as given
+    assert 'probe' in inference.ENGINES and 'probe' not in ENGINES
+    monkeypatch.setenv(inference.ENGINE_PLUGINS_ENV, 'broken=nowhere_to_be_found:f')
+    with pytest.raises(EngineUnavailableError, match='cannot import nowhere_to_be_found'):
+        create_estimator(None, engine='broken')
+    monkeypatch.setenv(inference.ENGINE_PLUGINS_ENV, f'nofunc={__name__}:missing')
+    with pytest.raises(EngineUnavailableError, match='has no missing'):
+        create_estimator(None, engine='nofunc')
+    for bad, message in (('justaname', 'name=module:function'),
+                         (f'torch={__name__}:plugin_estimator', 'built-in')):
+        monkeypatch.setenv(inference.ENGINE_PLUGINS_ENV, bad)
+        with pytest.raises(ValueError, match=message):
+            create_estimator(None, engine='auto')

@@ -31,10 +31,18 @@ Engines (:data:`ENGINES`, name -> factory):
   (see :mod:`disdepth_core.inference.torch_engine`).
 
 ``engine='auto'`` picks by file type (:data:`AUTO_ENGINE_BY_SUFFIX`).
+
+Plug-ins, the one mechanism for engines this package does not ship: in code,
+:func:`register_engine`; without code changes, the environment variable
+``DISDEPTH_EXTRA_ENGINES=name=module:function[,...]`` (:data:`ENGINE_PLUGINS_ENV`), read by
+:func:`create_estimator` in every tool and the node; ``function(model, device=..., **options)``
+gets the ``model`` argument as given (None for the default) and returns a ``DepthEstimator``.
 """
 
+import importlib
+import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_core.inference.base import DepthResult
@@ -42,8 +50,9 @@ from disdepth_core.inference.base import EngineInfo
 from disdepth_core.inference.base import EngineUnavailableError
 from disdepth_core.inference.base import ModelLoadError
 
-__all__ = ['AUTO_ENGINE_BY_SUFFIX', 'DepthEstimator', 'DepthResult', 'ENGINES', 'EngineInfo',
-           'EngineUnavailableError', 'ModelLoadError', 'RELATIVE_DEPTH_TOPIC',
+__all__ = ['AUTO_ENGINE_BY_SUFFIX', 'DepthEstimator', 'DepthResult', 'ENGINES',
+           'ENGINE_PLUGINS_ENV', 'EngineInfo', 'EngineUnavailableError', 'ModelLoadError',
+           'RELATIVE_DEPTH_TOPIC', 'engine_plugins',
            'RelativeModelError', 'check_output_kind', 'create_estimator', 'model_kind',
            'register_engine', 'resolve_model_path']
 
@@ -116,7 +125,8 @@ def register_engine(name: str, factory: EngineFactory, kinds: tuple = ('onnx',))
 
     :param name: registry name (what ``--engine`` takes)
     :param factory: ``factory(path: Path, device: str, **options) -> DepthEstimator``
-    :param kinds: model kinds it runs: ``'onnx'`` and/or ``'checkpoint'``
+    :param kinds: model kinds it runs: ``'onnx'`` and/or ``'checkpoint'``, or ``'raw'``: the
+        factory gets the ``model`` argument as given (plug-ins with their own file types)
     """
     ENGINES[name] = factory
     _ENGINE_KINDS[name] = tuple(kinds)
@@ -124,6 +134,56 @@ def register_engine(name: str, factory: EngineFactory, kinds: tuple = ('onnx',))
 
 register_engine('onnxruntime', _onnxruntime_factory, kinds=('onnx',))
 register_engine('torch', _torch_factory, kinds=('checkpoint',))
+
+ENGINE_PLUGINS_ENV = 'DISDEPTH_EXTRA_ENGINES'
+
+
+def engine_plugins(env: Optional[Mapping[str, str]] = None) -> Dict[str, Tuple[str, str]]:
+    """
+    Parse :data:`ENGINE_PLUGINS_ENV` (``name=module:function`` entries, comma separated).
+
+    :param env: environment (default ``os.environ``)
+    :return: engine name -> (module, function)
+    :raises ValueError: for a malformed entry, or a name that a shipped engine already has
+    """
+    env = os.environ if env is None else env
+    out = {}
+    for item in (s.strip() for s in env.get(ENGINE_PLUGINS_ENV, '').split(',')):
+        if not item:
+            continue
+        name, _, target = item.partition('=')
+        module, _, function = target.partition(':')
+        name = name.strip()
+        if not (name and module.strip() and function.strip()):
+            raise ValueError(f'{ENGINE_PLUGINS_ENV}: expected name=module:function, got {item!r}')
+        if name in ('auto', 'onnxruntime', 'torch'):
+            raise ValueError(f'{ENGINE_PLUGINS_ENV}: {name!r} is a built-in engine name')
+        out[name] = (module.strip(), function.strip())
+    return out
+
+
+def _plugin_factory(name: str, module: str, function: str) -> EngineFactory:
+    def factory(model: Any, device: str = 'auto', **options: Any) -> DepthEstimator:
+        try:
+            target = getattr(importlib.import_module(module), function, None)
+        except ImportError as exc:
+            raise EngineUnavailableError(f'engine {name!r} ({ENGINE_PLUGINS_ENV}): cannot import '
+                                         f'{module}: {exc}') from None
+        if target is None:
+            raise EngineUnavailableError(f'engine {name!r} ({ENGINE_PLUGINS_ENV}): {module} has '
+                                         f'no {function}')
+        return target(model, device=device, **options)
+    return factory
+
+
+def _register_plugins() -> None:
+    for name, (module, function) in engine_plugins().items():
+        if ENGINES.get(name) is None or name in _PLUGINS:
+            register_engine(name, _plugin_factory(name, module, function), kinds=('raw',))
+            _PLUGINS.add(name)
+
+
+_PLUGINS: set = set()
 
 
 def model_kind(path: Union[str, Path]) -> str:
@@ -198,9 +258,13 @@ def create_estimator(model: Optional[Union[str, Path]] = None, engine: str = 'au
     :raises EngineUnavailableError: the engine or device cannot run here
     :raises ValueError: unknown engine name
     """
+    _register_plugins()
     if engine != 'auto' and engine not in ENGINES:
         raise ValueError(f'unknown inference engine {engine!r}; choose one of '
                          f'{", ".join(["auto"] + sorted(ENGINES))}')
+    if engine != 'auto' and 'raw' in _ENGINE_KINDS[engine]:
+        # a plug-in: the model argument as given (its files are its business)
+        return ENGINES[engine](None if model in (None, '') else model, device=device, **options)
     path = resolve_model_path(model, engine)
     kind = model_kind(path)
     name = AUTO_ENGINE_BY_SUFFIX[kind] if engine == 'auto' else engine
@@ -212,3 +276,9 @@ def create_estimator(model: Optional[Union[str, Path]] = None, engine: str = 'au
         raise ModelLoadError(f'{path} is an ONNX file; the {name!r} engine runs torch '
                              'checkpoints (.safetensors + .json): use --engine onnxruntime')
     return ENGINES[name](path, device=device, **options)
+
+
+try:   # so that --engine choices list the plug-ins; a malformed variable is reported on use
+    _register_plugins()
+except ValueError:
+    pass
