@@ -229,6 +229,7 @@ class CameraInput:
         self._lock = threading.Lock()
         self._active = False
         self._last_info_time: Optional[float] = None
+        self._started = 0.0
         self._fallback_active = False
         self._wake_guard: Any = None
         self._timer: Any = None
@@ -250,6 +251,7 @@ class CameraInput:
         """Subscribe (and start re-checking the publishers of ``auto`` subscriptions)."""
         with self._lock:
             self._active = True
+            self._started = time.monotonic()
             if any(s.adaptive for s in self._subscriptions):
                 self._wake_guard = self._node.create_guard_condition(
                     self.refresh_qos, callback_group=self._group)
@@ -337,7 +339,7 @@ class CameraInput:
             self._offer(Frame(msg, None, now))
             return
         self._take_matches(self._matcher.add_image((msg, now), stamp_to_ns(msg.header.stamp)))
-        if not info_fresh:
+        if not info_fresh and now - self._started > config.camera_info_timeout:
             self._node.get_logger().warning(
                 f'waiting for camera_info on {self.info_topic} (none for '
                 f'{config.camera_info_timeout:g} s); images are dropped. Set fallback_hfov_deg '
