@@ -115,6 +115,8 @@ EstimatorFactory = Callable[[NodeConfig], DepthEstimator]
 
 # Seconds the shutdown waits for reliable subscribers to acknowledge the last outputs.
 ACK_TIMEOUT_S = 1.0
+# Seconds deactivation waits for the frame in progress (a first TensorRT run can take long).
+WORKER_JOIN_S = 60.0
 
 
 class NodeStartupError(RuntimeError):
@@ -301,7 +303,10 @@ class DepthNodeMixin:
         self._slot.close()
         worker, self._worker = self._worker, None
         if worker is not threading.current_thread():
-            worker.join()
+            worker.join(timeout=WORKER_JOIN_S)
+            if worker.is_alive():
+                self.get_logger().warning(f'the frame in progress did not finish within '
+                                          f'{WORKER_JOIN_S:g} s; stopping without it')
         deadline = time.monotonic() + ACK_TIMEOUT_S
         for pub in list(self._publishers_by_key.values()):
             left = deadline - time.monotonic()
@@ -546,11 +551,13 @@ class DepthNode(DepthNodeMixin, Node):
         super().destroy_node()
 
 
-def _spin(executor: MultiThreadedExecutor, stop: threading.Event) -> None:
+def _spin(executor: MultiThreadedExecutor, stop: threading.Event, failed: List[str]) -> None:
     try:
         executor.spin()
     except ExternalShutdownException:
         pass
+    except Exception as exc:  # a callback raised: stop the process, and say so
+        failed.append(f'{type(exc).__name__}: {exc}')
     finally:
         stop.set()
 
@@ -568,9 +575,11 @@ def run(create_node: Callable[[], Any], args: Optional[List[str]] = None,
     :param create_node: builds the node (after ``rclpy.init``); may raise NodeStartupError
     :param args: command line (default ``sys.argv``)
     :param started: called with the node before spinning (e.g. the lifecycle autostart)
-    :return: process exit code: 0 on a normal shutdown, 1 when the node could not start
+    :return: process exit code: 0 on a normal shutdown, 1 when the node could not start or a
+        callback failed
     """
     stop = threading.Event()
+    failed: List[str] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
@@ -588,13 +597,16 @@ def run(create_node: Callable[[], Any], args: Optional[List[str]] = None,
         if started is not None and not stop.is_set():
             started(node)
         executor.add_node(node)
-        spinner = threading.Thread(target=_spin, args=(executor, stop), name='disdepth-spin',
-                                   daemon=True)
+        spinner = threading.Thread(target=_spin, args=(executor, stop, failed),
+                                   name='disdepth-spin', daemon=True)
         spinner.start()
         while not stop.wait(0.1):
             pass
         executor.shutdown()
         spinner.join()
+        if failed:
+            node.get_logger().fatal(f'stopping after an unexpected error: {failed[0]}')
+            code = 1
     except NodeStartupError as exc:
         rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
         print(f'{NODE_NAME}: cannot start: {exc}', file=sys.stderr)

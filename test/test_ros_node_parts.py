@@ -322,3 +322,42 @@ def test_extra_engines_hook(monkeypatch):
     monkeypatch.setenv(depth_node.EXTRA_ENGINES_ENV, 'fake=ros_helpers:make_fake_estimator')
     estimator = depth_node.create_estimator_for(NodeConfig.from_values({'engine': 'fake'}))
     assert estimator.info.engine == 'fake'
+
+
+def test_lifecycle_node_shares_the_parameters_and_refuses_wrong_order(context):
+    pytest.importorskip('lifecycle_msgs')
+    from lifecycle_msgs.msg import Transition
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from rclpy.parameter import Parameter
+
+    from disdepth_ros.lifecycle_node import LifecycleDepthNode
+    node = LifecycleDepthNode(estimator_factory=_fake_factory, context=context,
+                              cli_args=['--ros-args', '-p', 'point_stride:=0'])
+    try:
+        assert node.get_name() == 'disdepth' and node.state == 'unconfigured'
+        for spec in PARAMETERS:
+            descriptor = node.describe_parameter(spec.name)
+            assert descriptor.description == spec.description
+            assert descriptor.read_only == (not spec.live)
+        assert node.config is None and node.estimator is None
+        assert node.refusal(Transition.TRANSITION_ACTIVATE) == (
+            f'transition {Transition.TRANSITION_ACTIVATE} refused: not possible from state '
+            "'unconfigured' (possible: configure, shutdown)")
+        assert node.refusal(0, 'configure') is None
+        # invalid parameters: configure fails, nothing is kept; fixed, it succeeds
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert node.state == 'unconfigured' and node.estimator is None
+        node.set_parameters([Parameter('point_stride', value=2)])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.state == 'inactive' and node.config.point_stride == 2
+        estimator = node.estimator
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS and node.active
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert not node.active and node.estimator is estimator   # the model stays loaded
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert node.state == 'unconfigured' and node.estimator is None
+        assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
+        assert node.state == 'finalized'
+    finally:
+        node.destroy_node()
