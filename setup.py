@@ -46,6 +46,9 @@ ROS = [
     'ros-geometry-msgs==5.5.1',
     'ros-builtin-interfaces==2.3.0',
     'ros-diagnostic-msgs==5.5.1',
+    # The managed node (rclpy.lifecycle): the state machine and its services.
+    'ros-rcl-lifecycle==10.1.3',
+    'ros-lifecycle-msgs==2.3.0',
     'ros-ament-index-python==1.11.0',
     'ros-domain-coordinator==0.12.0',
 ]
@@ -120,6 +123,7 @@ setup(
     entry_points={
         'console_scripts': [
             'disdepth_node = disdepth_ros.depth_node:main',
+            'disdepth_lifecycle_node = disdepth_ros.lifecycle_node:main',
             'disdepth = disdepth_ros.cli:main',
         ],
     },

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Message <-> numpy conversions: Image, CameraInfo and PointCloud2, pure numpy.
+Message <-> numpy conversions: Image, CompressedImage, CameraInfo and PointCloud2, pure numpy.
 
 Messages are duck-typed: anything with the ROS 2 field names works, so the same functions serve
 rclpy messages (the node) and ``rosbags`` messages (the bag tools).  Nothing here imports rclpy.
@@ -27,7 +27,9 @@ Conventions (REP 118 / REP 117, depth_image_proc):
   false, NaN for invalid points, and use the depth_image_proc layout: ``x y z`` float32 at
   0/4/8 with ``point_step`` 16, plus ``rgb`` packed as float32 at 16 with ``point_step`` 32;
 * camera intrinsics come from ``P`` when it is usable (as image_geometry does), else ``K``;
-  rescaling follows the pixel-centre convention of :mod:`disdepth_core.geometry`.
+  rescaling follows the pixel-centre convention of :mod:`disdepth_core.geometry`;
+* a ``CompressedImage`` on a colour topic holds a JPEG or PNG file (image_transport's
+  ``compressed`` transport); it is decoded with OpenCV, imported only when one is decoded.
 """
 
 import math
@@ -62,6 +64,12 @@ _RGB_CHANNELS: Dict[str, Tuple[int, int, int]] = {
 }
 
 DEPTH_ENCODINGS = ('32FC1', '16UC1')
+
+# File signatures of the compressed formats a colour CompressedImage may hold.
+COMPRESSED_SIGNATURES: Dict[str, bytes] = {
+    'jpeg': b'\xff\xd8\xff',
+    'png': b'\x89PNG\r\n\x1a\n',
+}
 
 # sensor_msgs/PointField datatype constant for float32.
 POINTFIELD_FLOAT32 = 7
@@ -149,6 +157,74 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     if encoding == 'mono16':
         arr = (arr >> 8).astype(np.uint8)
     return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+
+
+def is_compressed_image(msg: Any) -> bool:
+    """Whether ``msg`` looks like a ``sensor_msgs/CompressedImage`` (``format`` + ``data``)."""
+    return hasattr(msg, 'format') and not hasattr(msg, 'encoding')
+
+
+def _source_encoding(fmt: str) -> str:
+    """
+    Return the original encoding named by an image_transport format string, or ''.
+
+    image_transport writes ``'<encoding>; <jpeg|png> compressed <target>'`` (``compressed``)
+    and ``'<encoding>; compressedDepth <png|rvl>'``; other publishers often write just
+    ``'jpeg'`` or ``'png'``.
+    """
+    head, sep, _ = fmt.partition(';')
+    return head.strip() if sep else ''
+
+
+def compressed_image_to_rgb(msg: Any) -> np.ndarray:
+    """
+    Decode a colour sensor_msgs/CompressedImage (JPEG or PNG) into H x W x 3 uint8 RGB.
+
+    Grey images are replicated to three channels, alpha is dropped, 16-bit colour or ``mono16``
+    PNGs are scaled to 8 bits (``v >> 8``).  Depth payloads are refused: the
+    ``compressedDepth`` transport, a format naming a depth encoding (``16UC1``, ``32FC1``), and
+    a 16-bit single-channel PNG whose format does not say ``mono16``.
+
+    :param msg: a CompressedImage-like object (``format``, ``data``)
+    :return: H x W x 3 uint8, RGB order, C-contiguous
+    :raises ConversionError: for a depth payload, no data, data that is neither JPEG nor PNG,
+        or data that cannot be decoded (corrupt or truncated)
+    """
+    fmt = str(msg.format)
+    if 'compresseddepth' in fmt.lower().replace(' ', ''):
+        raise ConversionError(f'compressed image format {fmt!r} is a compressedDepth (depth) '
+                              "image, not a colour image: subscribe the colour image's "
+                              'image/compressed topic')
+    source = _source_encoding(fmt)
+    if source in DEPTH_ENCODINGS:
+        raise ConversionError(f'compressed image format {fmt!r} carries a {source} depth image, '
+                              'not a colour image')
+    buf = _data_buffer(msg.data)
+    if buf.size == 0:
+        raise ConversionError(f'compressed image ({fmt!r}) has no data')
+    head = buf[:8].tobytes()
+    kind = next((k for k, sig in COMPRESSED_SIGNATURES.items() if head.startswith(sig)), None)
+    if kind is None:
+        raise ConversionError(f'compressed image ({fmt!r}, {buf.size} bytes) is neither JPEG nor '
+                              f'PNG (starts with {head.hex()})')
+    import cv2
+    decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ConversionError(f'compressed image ({fmt!r}, {buf.size} bytes) is a corrupt or '
+                              f'truncated {kind.upper()} file')
+    if decoded.dtype == np.uint16:
+        if decoded.ndim == 2 and source != 'mono16':
+            raise ConversionError(f'compressed image ({fmt!r}) is a 16-bit single-channel PNG, '
+                                  'i.e. a depth image, not a colour image (a mono16 camera '
+                                  "must say 'mono16; png compressed' in format)")
+        decoded = (decoded >> 8).astype(np.uint8)
+    elif decoded.dtype != np.uint8:
+        raise ConversionError(f'compressed image ({fmt!r}) decodes to {decoded.dtype} pixels; '
+                              'a colour image needs 8 or 16 bits per channel')
+    if decoded.ndim == 2:
+        return np.ascontiguousarray(np.repeat(decoded[..., None], 3, axis=2))
+    # OpenCV decodes to BGR or BGRA.
+    return np.ascontiguousarray(decoded[..., 2::-1])
 
 
 def numpy_to_image_fields(arr: np.ndarray, encoding: str) -> Dict[str, Any]:

@@ -15,15 +15,25 @@
 """
 The ``disdepth`` node: metric depth, camera info, organised point cloud and diagnostics.
 
-Subscribes ``image`` and ``camera_info`` (sensor-data QoS), matches them by stamp, and hands the
-newest frame to an inference worker thread (latest-frame policy: older unprocessed frames are
-dropped and counted).  The worker runs the estimator and publishes ``depth``,
-``depth/camera_info``, ``points``, ``depth/confidence`` and ``depth/colorized``, each only when it
-has subscribers (no subscriber on any output: no inference at all), with the input image's
-header.  ``/diagnostics`` reports the engine, timings, rates and every dropped frame.
+Subscribes ``image`` (or ``image/compressed``) and ``camera_info`` (reliability adapted to the
+publishers by default), matches them by stamp, and hands the newest frame to an inference worker
+thread (latest-frame policy: older unprocessed frames are dropped and counted).  The worker runs
+the estimator and publishes ``depth``, ``depth/camera_info``, ``points``, ``depth/confidence``
+and ``depth/colorized``, each only when it has subscribers (no subscriber on any output: no
+inference at all), with the input image's header.  ``/diagnostics`` reports the engine, timings,
+rates, the input QoS and every dropped frame.
+
+:class:`DepthNodeMixin` holds all of it, in four steps that the managed node
+(:mod:`disdepth_ros.lifecycle_node`) maps to its transitions: configure (validate the
+parameters, load the model, create the publishers), activate (subscribe, start the worker),
+deactivate (unsubscribe, finish the frame in progress, stop the worker; the model stays loaded)
+and cleanup (release the model and the publishers).  :class:`DepthNode` runs configure and
+activate at construction.  :func:`run` spins either node until SIGINT/SIGTERM and then shuts
+down in order: no new frames, the frame in progress published completely, then the middleware.
 
 The per-frame work is the shared pipeline (:mod:`disdepth_ros.pipeline`, also used by
-``disdepth bag``); this module is only ROS wiring.  Parameters: :mod:`disdepth_ros.node_config`;
+``disdepth bag``); one camera's subscriptions and matching are a
+:class:`~disdepth_ros.camera_input.CameraInput`.  Parameters: :mod:`disdepth_ros.node_config`;
 QoS and the Fast DDS profile: :mod:`disdepth_ros.qos`.
 
 Engines: the ``engine`` parameter takes the names of ``disdepth_core.inference`` (``auto``,
@@ -36,6 +46,7 @@ process with a deterministic fake engine.
 import dataclasses
 import importlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -49,10 +60,12 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import PointCloud2
@@ -61,6 +74,7 @@ from sensor_msgs.msg import PointField
 from disdepth_core.colorize import colorize_depth
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import pipeline
+from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.conversions import ConversionError
 from disdepth_ros.conversions import numpy_to_image_fields
 from disdepth_ros.diagnostics import NodeStats
@@ -74,9 +88,6 @@ from disdepth_ros.qos import apply_fastdds_profile
 from disdepth_ros.qos import to_qos_profile
 from disdepth_ros.sync import Frame
 from disdepth_ros.sync import LatestFrameSlot
-from disdepth_ros.sync import MatchResult
-from disdepth_ros.sync import stamp_to_ns
-from disdepth_ros.sync import StampMatcher
 
 NODE_NAME = 'disdepth'
 EXTRA_ENGINES_ENV = 'DISDEPTH_EXTRA_ENGINES'
@@ -101,6 +112,11 @@ FRAME_ERRORS = (ValueError, RuntimeError, TypeError, IndexError, ArithmeticError
 LOAD_ERRORS = (RuntimeError, OSError, ValueError, ImportError)
 
 EstimatorFactory = Callable[[NodeConfig], DepthEstimator]
+
+# Seconds the shutdown waits for reliable subscribers to acknowledge the last outputs.
+ACK_TIMEOUT_S = 1.0
+# Seconds deactivation waits for the frame in progress (a first TensorRT run can take long).
+WORKER_JOIN_S = 60.0
 
 
 class NodeStartupError(RuntimeError):
@@ -175,57 +191,140 @@ def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
     return msg
 
 
-class DepthNode(Node):
+class DepthNodeMixin:
     """
-    Metric monocular depth node (see the module docstring and docs/node.md).
+    The depth node's logic, shared by :class:`DepthNode` and the managed (lifecycle) node.
 
-    :param estimator_factory: builds the estimator from the configuration (tests inject fakes)
-    :param kwargs: passed to ``rclpy.node.Node`` (context, namespace, parameter_overrides, ...)
-    :raises NodeStartupError: for invalid parameters or a model that cannot be loaded
+    Mixed into an rclpy ``Node`` subclass, which calls :meth:`_init_depth` once the ``Node``
+    exists and then drives :meth:`configure_depth`, :meth:`activate_depth`,
+    :meth:`deactivate_depth` and :meth:`cleanup_depth` (each is a no-op when its state is
+    already reached).
     """
 
-    def __init__(self, estimator_factory: EstimatorFactory = create_estimator_for,
-                 **kwargs: Any) -> None:
-        super().__init__(NODE_NAME, **kwargs)
+    def _init_depth(self, estimator_factory: EstimatorFactory) -> None:
+        """
+        Declare the parameters and set up the empty (unconfigured) state.
+
+        :param estimator_factory: builds the estimator from the configuration
+        """
         for spec in PARAMETERS:
             self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
                 description=spec.description, read_only=not spec.live,
                 dynamic_typing=isinstance(spec.default, float)))
+        self._factory = estimator_factory
+        self._lock = threading.Lock()
+        self._config: Optional[NodeConfig] = None
+        self._estimator: Optional[DepthEstimator] = None
+        self._stats = NodeStats()
+        self._slot = LatestFrameSlot()
+        self._worker: Optional[threading.Thread] = None
+        self._inputs: List[CameraInput] = []
+        self._publishers_by_key: Dict[str, Any] = {}
+        self._diagnostics_pub: Any = None
+        self._diagnostics_timer: Any = None
+        self._inputs_group = MutuallyExclusiveCallbackGroup()
+        self._fallback_active = False
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    # ----------------------------------------------------------------- states
+
+    @property
+    def configured(self) -> bool:
+        """Whether a model is loaded and the publishers exist."""
+        with self._lock:
+            return self._estimator is not None
+
+    @property
+    def active(self) -> bool:
+        """Whether the node is subscribed and processing frames."""
+        return self._worker is not None
+
+    def configure_depth(self) -> None:
+        """
+        Validate the parameters, load the model and create the publishers.
+
+        :raises NodeStartupError: for invalid parameters or a model that cannot be loaded
+            (nothing is kept then)
+        """
+        if self.configured:
+            return
         try:
             config = NodeConfig.from_values(self._parameter_values())
         except ConfigError as exc:
             raise NodeStartupError(str(exc)) from None
-        self._factory = estimator_factory
-        self._lock = threading.Lock()
-        self._config = config
-        self._estimator = self._load(config)
-        self._stats = NodeStats()
-        self._matcher = StampMatcher(int(config.sync_tolerance * 1e9), config.sync_queue_size)
-        self._slot = LatestFrameSlot()
-        self._last_info_time: Optional[float] = None
-        self._fallback_active = False
+        estimator = self._load(config)
+        publishers = {key: self.create_publisher(msg_type, topic, to_qos_profile(config.qos[key]))
+                      for key, (msg_type, topic) in OUTPUTS.items()}
+        with self._lock:
+            self._config, self._estimator = config, estimator
+            self._stats = NodeStats()
+            self._publishers_by_key = publishers
+            self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        info = estimator.info
+        self.get_logger().info(f'serving {info.model_path} ({info.engine}, {info.provider}, '
+                               f'{info.precision})')
 
-        self._publishers_by_key = {
-            key: self.create_publisher(msg_type, topic, to_qos_profile(config.qos[key]))
-            for key, (msg_type, topic) in OUTPUTS.items()}
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
-        inputs = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, INPUTS['image'][1], self._on_image,
-                                 to_qos_profile(config.qos['image']), callback_group=inputs)
-        self.create_subscription(CameraInfo, INPUTS['camera_info'][1], self._on_camera_info,
-                                 to_qos_profile(config.qos['camera_info']),
-                                 callback_group=inputs)
-        self.create_timer(config.diagnostics_period, self._publish_diagnostics,
-                          callback_group=MutuallyExclusiveCallbackGroup())
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = threading.Thread(target=self._work, name='disdepth-inference',
-                                        daemon=True)
+    def activate_depth(self) -> None:
+        """Subscribe to the camera and start the inference worker (needs a configuration)."""
+        if self.active:
+            return
+        config = self.config
+        if config is None:
+            raise NodeStartupError('cannot activate: the node is not configured')
+        self._slot = LatestFrameSlot()
+        self._worker = threading.Thread(target=self._work, args=(self._slot,),
+                                        name='disdepth-inference', daemon=True)
         self._worker.start()
-        info = self._estimator.info
-        self.get_logger().info(
-            f'serving {info.model_path} ({info.engine}, {info.provider}, {info.precision}); '
-            f'subscribed to {self.resolve_topic_name("image")} and '
-            f'{self.resolve_topic_name("camera_info")}')
+        camera = CameraInput(self, config, self._stats, self._offer, self._wanted_outputs,
+                             self._inputs_group)
+        self._inputs = [camera]
+        camera.start()
+        self._diagnostics_timer = self.create_timer(
+            config.diagnostics_period, self._publish_diagnostics,
+            callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f'processing {camera.image_topic} with {camera.info_topic}')
+
+    def deactivate_depth(self) -> None:
+        """
+        Stop processing: unsubscribe, finish the frame in progress, stop the worker.
+
+        The frame being processed is published completely (every output it was computed for),
+        a frame still waiting is discarded, and reliable subscribers get up to
+        :data:`ACK_TIMEOUT_S` to acknowledge what was published.  The model stays loaded.
+        """
+        if not self.active:
+            return
+        for camera in self._inputs:
+            camera.stop()
+        self._inputs = []
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        self._slot.close()
+        worker, self._worker = self._worker, None
+        if worker is not threading.current_thread():
+            worker.join(timeout=WORKER_JOIN_S)
+            if worker.is_alive():
+                self.get_logger().warning(f'the frame in progress did not finish within '
+                                          f'{WORKER_JOIN_S:g} s; stopping without it')
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        for pub in list(self._publishers_by_key.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
+
+    def cleanup_depth(self) -> None:
+        """Deactivate if needed, then release the model and destroy the publishers."""
+        self.deactivate_depth()
+        with self._lock:
+            publishers = list(self._publishers_by_key.values())
+            if self._diagnostics_pub is not None:
+                publishers.append(self._diagnostics_pub)
+            self._publishers_by_key, self._diagnostics_pub = {}, None
+            self._config, self._estimator = None, None
+            for pub in publishers:
+                self.destroy_publisher(pub)
 
     # ----------------------------------------------------------------- configuration
 
@@ -242,14 +341,14 @@ class DepthNode(Node):
         return estimator
 
     @property
-    def config(self) -> NodeConfig:
-        """The configuration in effect."""
+    def config(self) -> Optional[NodeConfig]:
+        """The configuration in effect (None while unconfigured)."""
         with self._lock:
             return self._config
 
     @property
-    def estimator(self) -> DepthEstimator:
-        """The estimator in use."""
+    def estimator(self) -> Optional[DepthEstimator]:
+        """The estimator in use (None while unconfigured)."""
         with self._lock:
             return self._estimator
 
@@ -259,6 +358,10 @@ class DepthNode(Node):
         return self._stats
 
     def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
+        old = self.config
+        if old is None:
+            # Unconfigured: nothing runs; the values are validated by the next configure.
+            return SetParametersResult(successful=True)
         values = self._parameter_values()
         for param in params:
             if param.name in values:
@@ -267,7 +370,6 @@ class DepthNode(Node):
             new = NodeConfig.from_values(values)
         except ConfigError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
-        old = self.config
         if any(getattr(new, name) != getattr(old, name) for name in MODEL_PARAMETERS):
             try:
                 estimator = self._load(new)
@@ -283,71 +385,27 @@ class DepthNode(Node):
                                    f'({estimator.info.engine}, {estimator.info.provider})')
         with self._lock:
             self._config = new
-        self._matcher.reconfigure(int(new.sync_tolerance * 1e9), new.sync_queue_size)
+        for camera in self._inputs:
+            camera.reconfigure(new)
         return SetParametersResult(successful=True)
 
     # ----------------------------------------------------------------- input side
 
     def _wanted_outputs(self) -> List[str]:
-        return [key for key, pub in self._publishers_by_key.items()
+        return [key for key, pub in list(self._publishers_by_key.items())
                 if pub.get_subscription_count() > 0]
 
     def _offer(self, frame: Frame) -> None:
         if self._slot.put(frame):
             self._stats.drop('superseded')
 
-    def _take_matches(self, result: MatchResult) -> None:
-        if result.dropped:
-            self._stats.drop('no_camera_info', result.dropped)
-        for (image, received), info in result.matched:
-            self._offer(Frame(image, info, received))
-
-    def _on_image(self, msg: Image) -> None:
-        now = time.monotonic()
-        self._stats.frame_in()
-        if not self._wanted_outputs():
-            self._stats.drop('no_subscribers')
-            return
-        config = self.config
-        info_fresh = (self._last_info_time is not None
-                      and now - self._last_info_time <= config.camera_info_timeout)
-        if config.has_fallback and not info_fresh:
-            if not self._fallback_active:
-                self._fallback_active = True
-                self._stats.note('intrinsics', 'fallback parameters')
-                self.get_logger().warning(
-                    f'no camera_info on {self.resolve_topic_name("camera_info")} for '
-                    f'{config.camera_info_timeout:g} s: using the fallback intrinsics from the '
-                    'parameters until it arrives')
-            stale = self._matcher.take_pending()
-            if stale:
-                self._stats.drop('no_camera_info', len(stale))
-            self._offer(Frame(msg, None, now))
-            return
-        self._take_matches(self._matcher.add_image((msg, now), stamp_to_ns(msg.header.stamp)))
-        if not info_fresh:
-            self.get_logger().warning(
-                f'waiting for camera_info on {self.resolve_topic_name("camera_info")} (none '
-                f'for {config.camera_info_timeout:g} s); images are dropped. Set '
-                'fallback_hfov_deg or fallback_fx to run without camera_info',
-                throttle_duration_sec=5.0)
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._last_info_time = time.monotonic()
-        if self._fallback_active:
-            self._fallback_active = False
-            self._stats.note('intrinsics', 'camera_info')
-            self.get_logger().info('camera_info arrived: using it instead of the fallback '
-                                   'intrinsics')
-        self._take_matches(self._matcher.add_info(msg, stamp_to_ns(msg.header.stamp)))
-
     # ----------------------------------------------------------------- worker
 
-    def _work(self) -> None:
+    def _work(self, slot: LatestFrameSlot) -> None:
         while True:
-            frame = self._slot.take(timeout=0.5)
+            frame = slot.take(timeout=0.5)
             if frame is None:
-                if self._slot.closed:
+                if slot.closed:
                     return
                 continue
             self._process(frame)
@@ -417,6 +475,7 @@ class DepthNode(Node):
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
                  config: NodeConfig, wanted: List[str]) -> List[str]:
+        """Build every wanted output first, then publish them all (never half a frame)."""
         builders = {
             'depth': lambda: _fill(Image(), pipeline.depth_fields(result,
                                                                   config.depth_encoding)),
@@ -428,17 +487,26 @@ class DepthNode(Node):
             'colorized': lambda: _fill(Image(), numpy_to_image_fields(
                 colorized(result.depth, config), 'bgr8')),
         }
+        messages = []
         for key in wanted:
             msg = builders[key]()
             msg.header = header
+            messages.append((key, msg))
+        for key, msg in messages:
             self._publishers_by_key[key].publish(msg)
         return wanted
 
     # ----------------------------------------------------------------- diagnostics
 
     def _publish_diagnostics(self) -> None:
+        # Under the lock: cleanup destroys the publishers under it too.
         with self._lock:
-            config, estimator = self._config, self._estimator
+            self._publish_diagnostics_locked()
+
+    def _publish_diagnostics_locked(self) -> None:
+        config, estimator, pub = self._config, self._estimator, self._diagnostics_pub
+        if estimator is None or pub is None:
+            return
         info, spec = estimator.info, estimator.spec
         lo, hi = config.depth_range(spec.min_depth, spec.max_depth)
         static = [('engine', info.engine), ('provider', info.provider),
@@ -452,14 +520,106 @@ class DepthNode(Node):
             values=[KeyValue(key=k, value=v) for k, v in report.values])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
-        self._diagnostics_pub.publish(array)
+        pub.publish(array)
+
+
+class DepthNode(DepthNodeMixin, Node):
+    """
+    Metric monocular depth node (see the module docstring and docs/node.md).
+
+    Configured and active from construction on.
+
+    :param estimator_factory: builds the estimator from the configuration (tests inject fakes)
+    :param kwargs: passed to ``rclpy.node.Node`` (context, namespace, parameter_overrides, ...)
+    :raises NodeStartupError: for invalid parameters or a model that cannot be loaded
+    """
+
+    def __init__(self, estimator_factory: EstimatorFactory = create_estimator_for,
+                 **kwargs: Any) -> None:
+        Node.__init__(self, NODE_NAME, **kwargs)
+        self._init_depth(estimator_factory)
+        self.configure_depth()
+        self.activate_depth()
+
+    def shutdown_depth(self) -> None:
+        """Stop processing (the frame in progress is published completely) and release all."""
+        self.cleanup_depth()
 
     def destroy_node(self) -> None:
         """Stop the inference worker, then destroy the node."""
-        self._slot.close()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=10.0)
+        self.cleanup_depth()
         super().destroy_node()
+
+
+def _spin(executor: MultiThreadedExecutor, stop: threading.Event, failed: List[str]) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+    except Exception as exc:  # a callback raised: stop the process, and say so
+        failed.append(f'{type(exc).__name__}: {exc}')
+    finally:
+        stop.set()
+
+
+def run(create_node: Callable[[], Any], args: Optional[List[str]] = None,
+        started: Optional[Callable[[Any], None]] = None) -> int:
+    """
+    Spin a depth node until SIGINT or SIGTERM, then shut down cleanly.
+
+    rclpy's own signal handlers are not installed: they would invalidate the context at once,
+    under a frame being published.  The signal only sets a flag; then the executor stops (no
+    new callbacks), the node's ``shutdown_depth`` finishes and publishes the frame in progress
+    and releases everything, and only then is the node destroyed and rclpy shut down.
+
+    :param create_node: builds the node (after ``rclpy.init``); may raise NodeStartupError
+    :param args: command line (default ``sys.argv``)
+    :param started: called with the node before spinning (e.g. the lifecycle autostart)
+    :return: process exit code: 0 on a normal shutdown, 1 when the node could not start or a
+        callback failed
+    """
+    stop = threading.Event()
+    failed: List[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    profile = apply_fastdds_profile()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    # Two threads: a model reload in the parameter callback must not stop the subscriptions.
+    executor = MultiThreadedExecutor(num_threads=2)
+    node = None
+    code = 0
+    try:
+        node = create_node()
+        if profile:
+            node.get_logger().info(f'Fast DDS profile: {profile}')
+        if started is not None and not stop.is_set():
+            started(node)
+        executor.add_node(node)
+        spinner = threading.Thread(target=_spin, args=(executor, stop, failed),
+                                   name='disdepth-spin', daemon=True)
+        spinner.start()
+        while not stop.wait(0.1):
+            pass
+        executor.shutdown()
+        spinner.join()
+        if failed:
+            node.get_logger().fatal(f'stopping after an unexpected error: {failed[0]}')
+            code = 1
+    except NodeStartupError as exc:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
+        print(f'{NODE_NAME}: cannot start: {exc}', file=sys.stderr)
+        code = 1
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.shutdown_depth()
+            node.destroy_node()
+        rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
 
 
 def main(args: Optional[List[str]] = None) -> int:
@@ -469,30 +629,7 @@ def main(args: Optional[List[str]] = None) -> int:
     :param args: command line (default ``sys.argv``), e.g. ``--ros-args -p model:=m.onnx``
     :return: process exit code: 0 on a normal shutdown, 1 when the node could not start
     """
-    profile = apply_fastdds_profile()
-    rclpy.init(args=args)
-    # Two threads: a model reload in the parameter callback must not stop the subscriptions.
-    executor = MultiThreadedExecutor(num_threads=2)
-    node = None
-    code = 0
-    try:
-        node = DepthNode()
-        if profile:
-            node.get_logger().info(f'Fast DDS profile: {profile}')
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except NodeStartupError as exc:
-        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
-        print(f'disdepth_node: cannot start: {exc}', file=sys.stderr)
-        code = 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        executor.shutdown()
-        rclpy.try_shutdown()
-    return code
+    return run(DepthNode, args)
 
 
 if __name__ == '__main__':

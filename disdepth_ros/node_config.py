@@ -32,9 +32,13 @@ import numpy as np
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_ros.conversions import DEPTH_ENCODINGS
 from disdepth_ros.qos import DEFAULT_QOS
+from disdepth_ros.qos import INPUT_KEYS
 from disdepth_ros.qos import QosSettings
 
 COLORMAPS = ('turbo', 'jet', 'viridis', 'inferno', 'magma', 'plasma', 'bone', 'hot', 'rainbow')
+# image_transport value -> suffix of the subscribed topic (image_transport's naming: the
+# transport's topic lies below the resolved, remapped ``image`` topic).
+IMAGE_TRANSPORTS: Dict[str, str] = {'raw': '', 'compressed': '/compressed'}
 ENGINE_NAMES_HINT = 'auto, onnxruntime, torch'
 
 
@@ -66,10 +70,16 @@ def _qos_specs() -> List[ParamSpec]:
     for key, q in DEFAULT_QOS.items():
         topic = {'depth_camera_info': 'depth/camera_info', 'confidence': 'depth/confidence',
                  'colorized': 'depth/colorized'}.get(key, key)
-        direction = 'subscription' if key in ('image', 'camera_info') else 'publisher'
+        if key in INPUT_KEYS:
+            direction = 'subscription'
+            choices = ('reliable, best_effort or auto (reliable when every publisher of the '
+                       'topic offers reliable, else best effort; re-checked when publishers '
+                       'come and go)')
+        else:
+            direction, choices = 'publisher', 'reliable or best_effort'
         out += [
             ParamSpec(f'qos.{key}.reliability', q.reliability,
-                      f'{topic} {direction} reliability: reliable or best_effort', live=False),
+                      f'{topic} {direction} reliability: {choices}', live=False),
             ParamSpec(f'qos.{key}.durability', q.durability,
                       f'{topic} {direction} durability: volatile or transient_local',
                       live=False),
@@ -90,6 +100,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = tuple([
               "dynamic input size; 0 = the model's training size", reloads_model=True),
     ParamSpec('input_width', 0, 'network input width (multiple of 32) for models with dynamic '
               "input size; 0 = the model's training size", reloads_model=True),
+    ParamSpec('image_transport', 'raw', 'input transport: raw (sensor_msgs/Image on image) or '
+              'compressed (sensor_msgs/CompressedImage, JPEG or PNG, on image/compressed below '
+              'the remapped image topic)', live=False),
     ParamSpec('min_depth', 0.0, 'metres; nearer depth is published as invalid (NaN, 0 in '
               "16UC1, NaN points); 0 = the model's minimum depth"),
     ParamSpec('max_depth', 0.0, 'metres; farther depth is published as invalid; 0 = the '
@@ -141,6 +154,7 @@ class NodeConfig:
     device: str
     input_height: int
     input_width: int
+    image_transport: str
     min_depth: float
     max_depth: float
     min_confidence: float
@@ -219,6 +233,9 @@ class NodeConfig:
                        f'{self.input_width}')
         if (self.input_height == 0) != (self.input_width == 0):
             out.append('input_height and input_width must both be 0 (model size) or both set')
+        if self.image_transport not in IMAGE_TRANSPORTS:
+            out.append(f'image_transport must be one of {", ".join(IMAGE_TRANSPORTS)}, got '
+                       f'{self.image_transport!r}')
         if self.min_depth < 0 or self.max_depth < 0:
             out.append(f'min_depth and max_depth must be >= 0, got {self.min_depth}, '
                        f'{self.max_depth}')
@@ -254,7 +271,7 @@ class NodeConfig:
         if self.diagnostics_period <= 0:
             out.append(f'diagnostics_period must be > 0, got {self.diagnostics_period}')
         for key, q in self.qos.items():
-            out += q.problems(key)
+            out += q.problems(key, adaptive=key in INPUT_KEYS)
         return out
 
     @property

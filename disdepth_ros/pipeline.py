@@ -31,7 +31,6 @@ node would have published for the same frames.
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-import cv2
 import numpy as np
 
 from disdepth_core.geometry import CameraIntrinsics
@@ -60,9 +59,7 @@ class FrameDepth:
     timings_ms: Dict[str, float]
 
 
-def is_compressed(msg: Any) -> bool:
-    """Whether ``msg`` looks like a ``sensor_msgs/CompressedImage`` (``format`` + ``data``)."""
-    return hasattr(msg, 'format') and not hasattr(msg, 'encoding')
+is_compressed = conversions.is_compressed_image
 
 
 def decode_image(msg: Any) -> np.ndarray:
@@ -70,28 +67,13 @@ def decode_image(msg: Any) -> np.ndarray:
     Decode an Image or CompressedImage message into H x W x 3 uint8 RGB.
 
     :param msg: an Image-like (see :func:`conversions.image_to_rgb`) or CompressedImage-like
-        object (``format``, ``data`` holding a JPEG or PNG file)
+        object (see :func:`conversions.compressed_image_to_rgb`)
     :return: H x W x 3 uint8, RGB order
-    :raises ConversionError: for an unsupported encoding or undecodable data
+    :raises ConversionError: for an unsupported encoding, a depth payload or undecodable data
     """
-    if not is_compressed(msg):
-        return conversions.image_to_rgb(msg)
-    fmt = str(msg.format)
-    if 'compresseddepth' in fmt.lower().replace(' ', ''):
-        raise ConversionError(f'compressed image format {fmt!r} is a compressed depth image, not '
-                              'a colour image')
-    data = msg.data
-    if isinstance(data, (np.ndarray, list, tuple)):
-        buf = np.asarray(data, dtype=np.uint8).reshape(-1)
-    else:
-        buf = np.frombuffer(memoryview(data).cast('B'), np.uint8)
-    if buf.size == 0:
-        raise ConversionError(f'compressed image ({fmt!r}) has no data')
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if decoded is None:
-        raise ConversionError(f'compressed image ({fmt!r}, {buf.size} bytes) could not be '
-                              'decoded as JPEG or PNG')
-    return np.ascontiguousarray(decoded[..., ::-1])
+    if is_compressed(msg):
+        return conversions.compressed_image_to_rgb(msg)
+    return conversions.image_to_rgb(msg)
 
 
 def intrinsics_for(width: int, height: int, info: Any = None,

@@ -19,10 +19,13 @@ QoS is described by a small frozen :class:`QosSettings` (reliability, durability
 node builds from its ``qos.<topic>.*`` parameters; :func:`to_qos_profile` turns it into an rclpy
 ``QoSProfile`` (rclpy is imported only there).
 
-Defaults follow REP 2003 and image_pipeline: inputs use the sensor-data profile (best effort,
-depth 5), outputs are **reliable** and volatile, which both RViz (reliable or best effort) and
-``ros2 bag record`` receive: a reliable publisher serves reliable and best-effort subscribers, a
-best-effort one cannot serve a reliable subscriber.
+Outputs are **reliable** and volatile, which both RViz (reliable or best effort) and ``ros2 bag
+record`` receive: a reliable publisher serves reliable and best-effort subscribers, a best-effort
+one cannot serve a reliable subscriber.  Inputs default to ``auto`` reliability, the way ``ros2
+bag record`` adapts: :func:`choose_reliability` picks reliable when every publisher of the topic
+offers reliable and best effort otherwise (REP 2003's sensor-data profile is best effort).  A
+reliable subscription matters for large images from a publisher without our Fast DDS profile:
+best effort then loses most fragmented frames, reliable repairs them.
 
 :func:`fastdds_profile_path` locates ``resources/fastdds_shm.xml``, the Fast DDS profile with a
 16 MB shared-memory segment that makes large images and point clouds arrive reliably and quickly
@@ -33,9 +36,12 @@ from dataclasses import dataclass
 from importlib import resources
 import os
 from pathlib import Path
-from typing import Any, Dict, MutableMapping, Optional
+from typing import Any, Dict, List, MutableMapping, Optional, Sequence, Tuple
 
 RELIABILITIES = ('reliable', 'best_effort')
+# Reliability of an input: a fixed one, or 'auto' (follow the publishers).
+AUTO = 'auto'
+INPUT_RELIABILITIES = RELIABILITIES + (AUTO,)
 DURABILITIES = ('volatile', 'transient_local')
 
 PROFILE_ENV = 'FASTDDS_DEFAULT_PROFILES_FILE'
@@ -57,16 +63,18 @@ class QosSettings:
     durability: str = 'volatile'
     depth: int = 1
 
-    def problems(self, name: str) -> list:
+    def problems(self, name: str, adaptive: bool = False) -> List[str]:
         """
         Describe what is wrong with these settings.
 
         :param name: the topic key, used in the messages
+        :param adaptive: whether ``auto`` reliability is allowed (subscriptions only)
         :return: list of messages (empty when valid)
         """
         out = []
-        if self.reliability not in RELIABILITIES:
-            out.append(f'qos.{name}.reliability must be one of {", ".join(RELIABILITIES)}, got '
+        allowed = INPUT_RELIABILITIES if adaptive else RELIABILITIES
+        if self.reliability not in allowed:
+            out.append(f'qos.{name}.reliability must be one of {", ".join(allowed)}, got '
                        f'{self.reliability!r}')
         if self.durability not in DURABILITIES:
             out.append(f'qos.{name}.durability must be one of {", ".join(DURABILITIES)}, got '
@@ -76,38 +84,71 @@ class QosSettings:
         return out
 
 
-# Input topics: the sensor-data profile (REP 2003).
+# The sensor-data profile (REP 2003).
 SENSOR_DATA = QosSettings('best_effort', 'volatile', 5)
+# Input topics: the sensor-data depth, reliability adapted to the publishers.
+ADAPTIVE_INPUT = QosSettings(AUTO, 'volatile', 5)
 # Output topics: reliable so that RViz and ros2 bag receive them whatever their setting.
 RELIABLE_OUTPUT = QosSettings('reliable', 'volatile', 2)
 
 # topic key -> default settings (keys name the ``qos.<key>.*`` parameters).
 DEFAULT_QOS: Dict[str, QosSettings] = {
-    'image': SENSOR_DATA,
-    'camera_info': SENSOR_DATA,
+    'image': ADAPTIVE_INPUT,
+    'camera_info': ADAPTIVE_INPUT,
     'depth': RELIABLE_OUTPUT,
     'depth_camera_info': RELIABLE_OUTPUT,
     'points': RELIABLE_OUTPUT,
     'confidence': RELIABLE_OUTPUT,
     'colorized': RELIABLE_OUTPUT,
 }
+# The subscriptions (the keys whose reliability may be 'auto').
+INPUT_KEYS = ('image', 'camera_info')
 
 
-def to_qos_profile(settings: QosSettings) -> Any:
+def choose_reliability(offered: Sequence[str]) -> Tuple[str, str]:
+    """
+    Pick an ``auto`` subscription's reliability from what the topic's publishers offer.
+
+    Reliable when every publisher offers reliable (it then repairs lost fragments of large
+    messages); best effort as soon as one publisher offers only best effort (a reliable
+    subscription would not match it) and while there is no publisher yet (best effort matches
+    any publisher).
+
+    :param offered: the reliability of each current publisher (``'reliable'``,
+        ``'best_effort'``, or anything else for an unknown policy, treated as best effort)
+    :return: (``'reliable'`` or ``'best_effort'``, the reason in words)
+    """
+    if not offered:
+        return 'best_effort', 'no publisher yet (best effort matches any publisher)'
+    count = len(offered)
+    weak = sum(1 for r in offered if r != 'reliable')
+    if not weak:
+        return 'reliable', f'every publisher ({count}) offers reliable'
+    return 'best_effort', f'{weak} of {count} publisher(s) offer only best effort'
+
+
+def to_qos_profile(settings: QosSettings, reliability: Optional[str] = None) -> Any:
     """
     Build the rclpy ``QoSProfile`` (KEEP_LAST history) for ``settings``.
 
     :param settings: validated settings
+    :param reliability: the reliability to use in place of ``settings.reliability``; required
+        when that is ``auto`` (see :func:`choose_reliability`)
     :return: an ``rclpy.qos.QoSProfile``
+    :raises ValueError: for ``auto`` without a chosen reliability
     """
     from rclpy.qos import DurabilityPolicy
     from rclpy.qos import HistoryPolicy
     from rclpy.qos import QoSProfile
     from rclpy.qos import ReliabilityPolicy
+    chosen = reliability or settings.reliability
+    if chosen not in RELIABILITIES:
+        raise ValueError(f'QoS reliability must be one of {", ".join(RELIABILITIES)} here, got '
+                         f'{chosen!r} (an auto subscription needs choose_reliability first)')
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=int(settings.depth),
-        reliability=(ReliabilityPolicy.RELIABLE if settings.reliability == 'reliable'
+        reliability=(ReliabilityPolicy.RELIABLE if chosen == 'reliable'
                      else ReliabilityPolicy.BEST_EFFORT),
         durability=(DurabilityPolicy.TRANSIENT_LOCAL if settings.durability == 'transient_local'
                     else DurabilityPolicy.VOLATILE))

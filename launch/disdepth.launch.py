@@ -20,6 +20,10 @@ Example::
     ros2 launch disdepth_ros disdepth.launch.py image:=/camera/color/image_raw \\
         camera_info:=/camera/color/camera_info rviz:=true
 
+``image_transport:=compressed`` subscribes ``<image>/compressed`` instead (JPEG/PNG).
+``lifecycle:=true`` starts the managed node ``disdepth_lifecycle_node`` instead (it waits
+unconfigured for a lifecycle manager; ``autostart:=true`` configures and activates it at once).
+
 Unless ``FASTDDS_DEFAULT_PROFILES_FILE`` is already set, it is pointed at the shipped Fast DDS
 profile (16 MB shared-memory segments) for every process this file starts; see docs/node.md.
 """
@@ -33,10 +37,13 @@ from launch.actions import OpaqueFunction
 from launch.actions import SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import LifecycleNode
 from launch_ros.actions import Node
 
 PACKAGE = 'disdepth_ros'
 EXECUTABLE = 'disdepth_node'
+LIFECYCLE_EXECUTABLE = 'disdepth_lifecycle_node'
+AUTOSTART_FLAG = '--autostart'
 NODE_NAME = 'disdepth'
 PROFILE_ENV = 'FASTDDS_DEFAULT_PROFILES_FILE'
 
@@ -54,25 +61,30 @@ def _fastdds_profile(context, *args, **kwargs) -> list:
     return [SetEnvironmentVariable(PROFILE_ENV, path)] if path else []
 
 
+def _flag(context, name: str) -> bool:
+    return LaunchConfiguration(name).perform(context).lower() == 'true'
+
+
 def _depth_node(context, *args, **kwargs) -> list:
-    """Build the node; model and engine override the params file only when given."""
-    overrides = {
-        'use_sim_time': LaunchConfiguration('use_sim_time').perform(context).lower() == 'true',
-    }
-    for name in ('model', 'engine'):
+    """Build the node (plain or managed); model, engine, transport override only when given."""
+    overrides = {'use_sim_time': _flag(context, 'use_sim_time')}
+    for name in ('model', 'engine', 'image_transport'):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
-    return [Node(
-        package=PACKAGE,
-        executable=EXECUTABLE,
-        name=NODE_NAME,
-        namespace=LaunchConfiguration('namespace'),
-        parameters=[LaunchConfiguration('params_file'), overrides],
-        remappings=[('image', LaunchConfiguration('image')),
-                    ('camera_info', LaunchConfiguration('camera_info'))],
-        output='screen',
-    )]
+    common = {
+        'package': PACKAGE,
+        'name': NODE_NAME,
+        'namespace': LaunchConfiguration('namespace'),
+        'parameters': [LaunchConfiguration('params_file'), overrides],
+        'remappings': [('image', LaunchConfiguration('image')),
+                       ('camera_info', LaunchConfiguration('camera_info'))],
+        'output': 'screen',
+    }
+    if _flag(context, 'lifecycle'):
+        arguments = [AUTOSTART_FLAG] if _flag(context, 'autostart') else []
+        return [LifecycleNode(executable=LIFECYCLE_EXECUTABLE, arguments=arguments, **common)]
+    return [Node(executable=EXECUTABLE, **common)]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -92,6 +104,16 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('engine', default_value='',
                               description='auto, onnxruntime or torch; empty = the params file '
                                           'value'),
+        DeclareLaunchArgument('image_transport', default_value='',
+                              description='raw (sensor_msgs/Image on image) or compressed '
+                                          '(CompressedImage on <image>/compressed); empty = the '
+                                          'params file value'),
+        DeclareLaunchArgument('lifecycle', default_value='false',
+                              description='start the managed node disdepth_lifecycle_node '
+                                          '(configure/activate through its lifecycle services)'),
+        DeclareLaunchArgument('autostart', default_value='false',
+                              description='with lifecycle:=true: configure and activate the node '
+                                          'at start instead of waiting for a lifecycle manager'),
         DeclareLaunchArgument('use_sim_time', default_value='false',
                               description='use /clock (bag playback, simulation)'),
         DeclareLaunchArgument('rviz', default_value='false',

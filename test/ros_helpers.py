@@ -23,8 +23,12 @@ Shared helpers of the ROS tests: a deterministic fake engine, the node process, 
   localhost-only discovery, a temporary log directory and the shipped Fast DDS profile.
 * :class:`RosHarness` is the test's side of the graph: an explicit rclpy context on the same
   domain, subscriptions that collect messages, and waits with timeouts (never fixed sleeps).
+* :func:`camera_main` (``python ros_helpers.py camera ...``) is a camera driver in its own
+  process, with the QoS and Fast DDS set-up a test chooses (e.g. reliable without our profile,
+  as most drivers run); :class:`CameraProcess` starts it and reads what it sent.
 """
 
+import argparse
 from collections import defaultdict
 import json
 import os
@@ -157,12 +161,13 @@ def ros_env(domain_id: int, log_dir: Path, **extra: str) -> Dict[str, str]:
     return env
 
 
-def node_command() -> List[str]:
-    """Command line of the node executable of this environment."""
-    script = Path(sys.executable).parent / 'disdepth_node'
+def node_command(executable: str = 'disdepth_node') -> List[str]:
+    """Command line of a node executable of this environment (``disdepth_node`` by default)."""
+    script = Path(sys.executable).parent / executable
     if script.is_file():
         return [str(script)]
-    return [sys.executable, '-m', 'disdepth_ros.depth_node']
+    module = {'disdepth_node': 'depth_node', 'disdepth_lifecycle_node': 'lifecycle_node'}
+    return [sys.executable, '-m', f'disdepth_ros.{module[executable]}']
 
 
 class NodeProcess:
@@ -173,15 +178,18 @@ class NodeProcess:
     :param env: environment (see :func:`ros_env`)
     :param params: node parameters
     :param remaps: ``from:=to`` remapping rules
+    :param command: the executable and its own options (default :func:`node_command`)
     """
 
     def __init__(self, tmp_path: Path, env: Dict[str, str], params: Dict[str, Any],
-                 remaps: Optional[List[str]] = None) -> None:
+                 remaps: Optional[List[str]] = None,
+                 command: Optional[List[str]] = None) -> None:
         import yaml
         self.params_file = tmp_path / 'params.yaml'
         self.params_file.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
         self.log_file = tmp_path / 'node.log'
-        args = node_command() + ['--ros-args', '--params-file', str(self.params_file)]
+        args = (command or node_command()) + ['--ros-args', '--params-file',
+                                              str(self.params_file)]
         for rule in remaps or []:
             args += ['-r', rule]
         self._log = open(self.log_file, 'wb')
@@ -204,6 +212,11 @@ class NodeProcess:
             if line.startswith('VmRSS:'):
                 return int(line.split()[1]) / 1024.0
         raise RuntimeError('no VmRSS line')
+
+    def interrupt(self) -> None:
+        """Send SIGINT (as Ctrl-C would) without waiting."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
 
     def stop(self, timeout: float = 15.0) -> int:
         """Stop with SIGINT (as Ctrl-C would) and return the exit code."""
@@ -354,3 +367,135 @@ def set_header(msg: Any, stamp_ns: int, frame_id: str) -> None:
 def stamp_ns(msg: Any) -> int:
     """Nanoseconds of ``msg.header.stamp``."""
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def error_lines(log: str) -> List[str]:
+    """Lines of a node's output that report an error (ROS ERROR/FATAL logs, tracebacks)."""
+    return [line for line in log.splitlines()
+            if '[ERROR]' in line or '[FATAL]' in line or 'Traceback' in line]
+
+
+# ------------------------------------------------------------------------------------------------
+# A camera driver in its own process.
+
+
+class CameraProcess:
+    """
+    :func:`camera_main` in its own process; :meth:`result` reads what it sent.
+
+    :param tmp_path: directory for its report and log
+    :param env: environment (see :func:`ros_env`; drop ``FASTDDS_DEFAULT_PROFILES_FILE`` for a
+        driver without our profile)
+    :param options: command-line options of :func:`camera_main` (without dashes)
+    """
+
+    def __init__(self, tmp_path: Path, env: Dict[str, str], **options: Any) -> None:
+        self.report = tmp_path / f'camera_{time.monotonic_ns()}.json'
+        self.log_file = self.report.with_suffix('.log')
+        args = [sys.executable, str(Path(__file__).resolve()), 'camera', '--report',
+                str(self.report)]
+        for key, value in options.items():
+            args += [f'--{key.replace("_", "-")}', str(value)]
+        self._log = open(self.log_file, 'wb')
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def done(self) -> bool:
+        """Whether the process has exited."""
+        return self.proc.poll() is not None
+
+    def result(self, timeout: float = 60.0) -> Dict[str, Any]:
+        """Wait for the end; return its report (``stamps``, ``first_publish``, ``qos``)."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            self._log.close()
+        log = self.log_file.read_text(errors='replace')
+        assert code == 0, f'camera process failed ({code}):\n{log}'
+        return json.loads(self.report.read_text())
+
+    def kill(self) -> None:
+        """End the process if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=15.0)
+        self._log.close()
+
+
+def _camera_frame(width: int, height: int, index: int) -> np.ndarray:
+    """Make a textured RGB test frame that changes from frame to frame (never all black)."""
+    v, u = np.mgrid[0:height, 0:width]
+    r = (u * 255 // max(width - 1, 1)).astype(np.uint8)
+    g = (v * 255 // max(height - 1, 1)).astype(np.uint8)
+    b = np.full((height, width), (40 + 20 * index) % 256, np.uint8)
+    return np.ascontiguousarray(np.stack([r, g, b], axis=-1))
+
+
+def camera_main(argv: Optional[List[str]] = None) -> int:
+    """
+    Publish ``--frames`` rgb8 images and camera infos at ``--rate`` Hz, then report.
+
+    Waits (up to ``--wait``) for a subscriber of the image topic before the first frame, keeps
+    spinning ``--linger`` seconds after the last one (reliable repairs), and writes
+    ``{"stamps": [...], "first_publish": monotonic seconds, "qos": ...}`` to ``--report``.
+    """
+    parser = argparse.ArgumentParser(prog='ros_helpers.py camera')
+    parser.add_argument('--report', required=True)
+    parser.add_argument('--reliability', choices=('reliable', 'best_effort'),
+                        default='reliable')
+    parser.add_argument('--rate', type=float, default=10.0)
+    parser.add_argument('--frames', type=int, default=20)
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--wait', type=float, default=30.0)
+    parser.add_argument('--linger', type=float, default=1.0)
+    parser.add_argument('--base-ns', type=int, default=1_900_000_000_000_000_000)
+    args = parser.parse_args(argv)
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile
+    from rclpy.qos import ReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo
+    from sensor_msgs.msg import Image
+    rclpy.init()
+    node = rclpy.create_node('camera_driver')
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE
+                     if args.reliability == 'reliable' else ReliabilityPolicy.BEST_EFFORT)
+    image_pub = node.create_publisher(Image, 'image', qos)
+    info_pub = node.create_publisher(CameraInfo, 'camera_info', qos)
+    deadline = time.monotonic() + args.wait
+    while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+    intr = CameraIntrinsics.from_fov(60.0, args.width, args.height)
+    frames = [_camera_frame(args.width, args.height, i) for i in range(4)]
+    stamps, first = [], None
+    period = 1.0 / args.rate
+    next_time = time.monotonic()
+    for i in range(args.frames):
+        while time.monotonic() < next_time:
+            executor.spin_once(timeout_sec=max(0.0, min(0.01, next_time - time.monotonic())))
+        stamp = args.base_ns + i * int(period * 1e9)
+        info_pub.publish(make_camera_info(intr, stamp, 'camera_optical'))
+        image_pub.publish(make_image(frames[i % len(frames)], 'rgb8', stamp, 'camera_optical'))
+        if first is None:
+            first = time.monotonic()
+        stamps.append(stamp)
+        next_time += period
+    end = time.monotonic() + args.linger
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.02)
+    Path(args.report).write_text(json.dumps({
+        'stamps': stamps, 'first_publish': first, 'qos': args.reliability,
+        'profile': os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', '')}))
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    commands = {'camera': camera_main}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(f'usage: {sys.argv[0]} {{{",".join(commands)}}} [options]')
+    sys.exit(commands[sys.argv[1]](sys.argv[2:]))

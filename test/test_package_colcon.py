@@ -78,7 +78,7 @@ def test_launch_config_and_rviz_installed(colcon_install: Path) -> None:
 
 
 def test_executables_where_ros2_run_looks(colcon_install: Path) -> None:
-    for exe in ('disdepth_node', 'disdepth'):
+    for exe in ('disdepth_node', 'disdepth_lifecycle_node', 'disdepth'):
         path = colcon_install / 'lib' / PKG / exe
         assert path.is_file() and os.access(path, os.X_OK), f'{path} missing or not executable'
 

@@ -376,6 +376,100 @@ def test_vga_xyzrgb_cloud_is_fast():
     assert min(times) < 0.05, times
 
 
+# ------------------------------------------------------------------------------------------------
+# CompressedImage (image_transport 'compressed': JPEG or PNG files)
+
+
+def _compressed(fmt: str, data: bytes, rosbags: bool = False):
+    """A CompressedImage as rclpy builds it, or as rosbags deserialises it (ndarray data)."""
+    if rosbags:
+        return SimpleNamespace(format=fmt, data=np.frombuffer(data, np.uint8))
+    return sensor_msgs.CompressedImage(format=fmt, data=data)
+
+
+def _png(array: np.ndarray) -> bytes:
+    import cv2
+    ok, buf = cv2.imencode('.png', array)
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize('rosbags', [False, True])
+def test_compressed_png_decodes_exactly(rosbags):
+    rng = np.random.default_rng(RNG_SEED)
+    rgb = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    got = cv.compressed_image_to_rgb(_compressed('rgb8; png compressed bgr8', _png(bgr), rosbags))
+    np.testing.assert_array_equal(got, rgb)
+    assert got.flags.c_contiguous and got.dtype == np.uint8
+    # alpha is dropped, grey is replicated, 16-bit colour and mono16 are scaled like image_to_rgb
+    bgra = np.dstack([bgr, np.full(bgr.shape[:2], 7, np.uint8)])
+    np.testing.assert_array_equal(cv.compressed_image_to_rgb(_compressed('png', _png(bgra))),
+                                  rgb)
+    grey = rgb[..., 0]
+    np.testing.assert_array_equal(
+        cv.compressed_image_to_rgb(_compressed('mono8; png compressed mono8', _png(grey))),
+        np.repeat(grey[..., None], 3, axis=2))
+    bgr16 = bgr.astype(np.uint16) * 256 + 3
+    np.testing.assert_array_equal(
+        cv.compressed_image_to_rgb(_compressed('bgr16; png compressed bgr16', _png(bgr16))), rgb)
+    mono16 = grey.astype(np.uint16) * 256 + 200
+    msg = sensor_msgs.Image(**cv.numpy_to_image_fields(mono16, 'mono16'))
+    np.testing.assert_array_equal(
+        cv.compressed_image_to_rgb(_compressed('mono16; png compressed mono16', _png(mono16))),
+        cv.image_to_rgb(msg))
+
+
+def test_compressed_jpeg_decodes_like_opencv():
+    import cv2
+    v, u = np.mgrid[0:48, 0:64]
+    rgb = np.stack([u * 4, v * 5, np.full_like(u, 60)], axis=-1).astype(np.uint8)
+    ok, buf = cv2.imencode('.jpg', np.ascontiguousarray(rgb[..., ::-1]),
+                           [cv2.IMWRITE_JPEG_QUALITY, 95])
+    got = cv.compressed_image_to_rgb(_compressed('rgb8; jpeg compressed bgr8', buf.tobytes()))
+    np.testing.assert_array_equal(got, cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    # JPEG is lossy, but close to the original, and in RGB order (swapped it is far off)
+    assert np.abs(got.astype(int) - rgb).mean() < 2.0
+    assert np.abs(got[..., ::-1].astype(int) - rgb).mean() > 30.0
+
+
+@pytest.mark.parametrize('fmt,data,message', [
+    ('16UC1; compressedDepth png', bytes(12) + b'\x89PNG\r\n\x1a\n', 'compressedDepth'),
+    ('32FC1; compressedDepth', b'', 'compressedDepth'),
+    ('16UC1; png compressed ', b'\x89PNG\r\n\x1a\n', 'carries a 16UC1 depth image'),
+    ('jpeg', b'', 'has no data'),
+    ('jpeg', b'GIF89a' + bytes(40), 'neither JPEG nor PNG (starts with 474946383961'),
+    ('jpeg', b'\xff\xd8\xff' + bytes(300), 'corrupt or truncated JPEG'),
+    ('png', b'\x89PNG\r\n\x1a\n' + bytes(50), 'corrupt or truncated PNG'),
+])
+def test_compressed_bad_payloads_are_named(fmt, data, message):
+    with pytest.raises(cv.ConversionError) as info:
+        cv.compressed_image_to_rgb(_compressed(fmt, data))
+    assert message in str(info.value) and repr(fmt) in str(info.value)
+
+
+def test_compressed_depth_png_on_a_colour_topic_is_refused():
+    depth_mm = np.random.default_rng(RNG_SEED).integers(300, 9000, (20, 30)).astype(np.uint16)
+    for fmt in ('png', 'rgb8; png compressed bgr8'):
+        with pytest.raises(cv.ConversionError, match='16-bit single-channel PNG'):
+            cv.compressed_image_to_rgb(_compressed(fmt, _png(depth_mm)))
+    # a truncated JPEG never decodes into a half-grey frame
+    import cv2
+    ok, buf = cv2.imencode('.jpg', np.full((40, 40, 3), 128, np.uint8))
+    with pytest.raises(cv.ConversionError, match='corrupt or truncated JPEG'):
+        cv.compressed_image_to_rgb(_compressed('jpeg', buf.tobytes()[:len(buf) // 2]))
+
+
+def test_pipeline_decodes_both_image_kinds():
+    from disdepth_ros import pipeline
+    rgb = np.random.default_rng(RNG_SEED).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    raw = sensor_msgs.Image(**cv.numpy_to_image_fields(rgb, 'rgb8'))
+    packed = _compressed('png', _png(np.ascontiguousarray(rgb[..., ::-1])))
+    assert not pipeline.is_compressed(raw) and pipeline.is_compressed(packed)
+    np.testing.assert_array_equal(pipeline.decode_image(raw), rgb)
+    np.testing.assert_array_equal(pipeline.decode_image(packed), rgb)
+
+
 def test_conversions_do_not_import_rclpy():
     code = ('import sys; import disdepth_ros.conversions; '
             'sys.exit(1 if "rclpy" in sys.modules else 0)')

@@ -38,7 +38,10 @@ from disdepth_ros import qos
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / 'launch' / 'disdepth.launch.py'
 REQUIRED_ARGUMENTS = {'image', 'camera_info', 'namespace', 'params_file', 'model', 'engine',
-                      'use_sim_time', 'rviz'}
+                      'image_transport', 'lifecycle', 'autostart', 'use_sim_time', 'rviz'}
+# executable -> the entry point it must be in setup.py
+EXECUTABLES = {'disdepth_node': 'disdepth_ros.depth_node:main',
+               'disdepth_lifecycle_node': 'disdepth_ros.lifecycle_node:main'}
 NODE_TOPICS = {'image', 'camera_info'}
 OUTPUT_TOPICS = {'depth', 'depth/camera_info', 'points', 'depth/confidence', 'depth/colorized'}
 
@@ -78,6 +81,7 @@ def _stub_modules(share_dir: Path) -> dict:
     launch_ros = types.ModuleType('launch_ros')
     ros_actions = types.ModuleType('launch_ros.actions')
     ros_actions.Node = cls('Node')
+    ros_actions.LifecycleNode = cls('LifecycleNode')
     ament = types.ModuleType('ament_index_python')
     packages = types.ModuleType('ament_index_python.packages')
 
@@ -139,25 +143,32 @@ def test_launch_arguments_and_every_configuration_is_declared(launched):
     assert used <= set(declared), f'undeclared: {used - set(declared)}'
 
 
+def _our_nodes(description, declared: dict, overrides: dict) -> list:
+    """Run the OpaqueFunctions with these launch arguments; return the disdepth_ros nodes."""
+    opaque = [a for a in description.args[0] if type(a).__name__ == 'OpaqueFunction']
+    assert opaque, 'the launch description has no OpaqueFunction'
+    context = _context(declared, overrides)
+    nodes = []
+    for action in opaque:
+        nodes += [n for n in action.kwargs['function'](context)
+                  if type(n).__name__ in ('Node', 'LifecycleNode')]
+    return [n for n in nodes if n.kwargs['package'] == 'disdepth_ros']
+
+
 def test_launch_starts_our_executable_with_declared_parameters(launched, monkeypatch):
     module, description = launched
     declared = {a.args[0]: a for a in _of('DeclareLaunchArgument')}
-    opaque = [a for a in description.args[0] if type(a).__name__ == 'OpaqueFunction']
-    assert opaque, 'the launch description has no OpaqueFunction'
-    context = _context(declared, {'model': '/models/m.onnx', 'use_sim_time': 'true'})
-    nodes = []
     monkeypatch.setenv(qos.PROFILE_ENV, '/somewhere/profile.xml')
-    for action in opaque:
-        nodes += [n for n in action.kwargs['function'](context) if type(n).__name__ == 'Node']
-    ours = [n for n in nodes + _of('Node') if n.kwargs['package'] == 'disdepth_ros']
+    ours = _our_nodes(description, declared, {'model': '/models/m.onnx', 'use_sim_time': 'true'})
     assert ours, 'the launch file starts no disdepth_ros node'
     package_name = _package_xml().find('name').text
     scripts = _setup_entry_points()
     from disdepth_ros import depth_node
     for node in ours:
         kw = node.kwargs
+        assert type(node).__name__ == 'Node' and kw['executable'] == 'disdepth_node'
         assert kw['package'] == package_name
-        assert (kw['executable'], 'disdepth_ros.depth_node:main') in scripts
+        assert (kw['executable'], EXECUTABLES[kw['executable']]) in scripts
         assert kw['name'] == depth_node.NODE_NAME
         params_file, overrides = kw['parameters']
         assert type(params_file).__name__ == 'LaunchConfiguration'
@@ -169,6 +180,34 @@ def test_launch_starts_our_executable_with_declared_parameters(launched, monkeyp
     # the default params file exists and is what setup.py installs
     default = Path(declared['params_file'].kwargs['default_value'])
     assert default == REPO / 'config' / 'disdepth.yaml' and default.is_file()
+
+
+def test_launch_lifecycle_autostart_and_transport(launched):
+    _, description = launched
+    declared = {a.args[0]: a for a in _of('DeclareLaunchArgument')}
+    from disdepth_ros import lifecycle_node
+    scripts = _setup_entry_points()
+    for autostart, arguments in (('false', []), ('true', [lifecycle_node.AUTOSTART_FLAG])):
+        ours = _our_nodes(description, declared, {'lifecycle': 'true', 'autostart': autostart,
+                                                  'image_transport': 'compressed'})
+        assert len(ours) == 1
+        node = ours[0]
+        kw = node.kwargs
+        # launch_ros' LifecycleNode: lifecycle events and ChangeState work from launch files
+        assert type(node).__name__ == 'LifecycleNode'
+        assert kw['executable'] == 'disdepth_lifecycle_node' and kw['name'] == 'disdepth'
+        assert (kw['executable'], EXECUTABLES[kw['executable']]) in scripts
+        assert kw['arguments'] == arguments
+        _, overrides = kw['parameters']
+        assert overrides['image_transport'] == 'compressed'
+        assert node_config.NodeConfig.from_values(
+            {k: v for k, v in overrides.items() if k != 'use_sim_time'}).image_transport == \
+            'compressed'
+    # autostart alone changes nothing: the plain node is always active
+    plain = _our_nodes(description, declared, {'autostart': 'true'})
+    assert [type(n).__name__ for n in plain] == ['Node']
+    assert 'arguments' not in plain[0].kwargs and 'image_transport' not in \
+        plain[0].kwargs['parameters'][1]
 
 
 def test_launch_rviz_and_dependencies(launched):
@@ -225,9 +264,17 @@ def test_rviz_config_matches_the_node_outputs_and_qos():
     for display in displays:
         if 'Topic' in display:
             topics[display['Topic']['Value'].lstrip('/')] = display
+    inputs = {t: d for t, d in topics.items() if t in NODE_TOPICS}
+    topics = {t: d for t, d in topics.items() if t not in inputs}
     assert {'depth', 'depth/colorized', 'points'} <= set(topics) <= OUTPUT_TOPICS
     assert topics['points']['Class'] == 'rviz_default_plugins/PointCloud2'
     assert topics['points']['Color Transformer'] == 'RGB8'
+    # the camera input: best effort, which any camera serves (reliable or not), like the node's
+    # 'auto' input QoS with no publisher known; off until its topic is set to the real camera
+    assert set(inputs) == {'image'}
+    assert inputs['image']['Topic']['Reliability Policy'] == 'Best Effort'
+    assert inputs['image']['Enabled'] is False
+    assert qos.DEFAULT_QOS['image'].reliability == qos.AUTO
     key = {'depth': 'depth', 'depth/colorized': 'colorized', 'points': 'points'}
     for topic, display in topics.items():
         publisher = qos.DEFAULT_QOS[key[topic]]

@@ -195,6 +195,12 @@ def _set_parameters(ros: rh.RosHarness, **params):
         ros.node.destroy_client(client)
 
 
+def _node_reliability(ros: rh.RosHarness, topic: str) -> list:
+    """Reliability of each subscription the node has on ``topic``."""
+    return [i.qos_profile.reliability for i in ros.node.get_subscriptions_info_by_topic(topic)
+            if i.node_name == 'disdepth']
+
+
 def _run_until_outputs(ros, camera, outputs, count: int = 2, **publish_kwargs) -> list:
     """Publish frames every 0.2 s until ``count`` of them came back on every output."""
     first = camera.next_ns
@@ -504,9 +510,9 @@ def test_qos_serves_reliable_and_best_effort_subscribers(ros, node):
     infos = ros.node.get_publishers_info_by_topic('/depth') + \
         ros.node.get_publishers_info_by_topic('/points')
     assert infos and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
-    subs = ros.node.get_subscriptions_info_by_topic('/image')
-    node_subs = [i for i in subs if i.node_name == 'disdepth']
-    assert node_subs and node_subs[0].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+    # the camera publishes reliable, so the node's 'auto' image subscription is reliable too
+    assert ros.spin_until(lambda: _node_reliability(ros, '/image') == [
+        ReliabilityPolicy.RELIABLE], TIMEOUT), _node_reliability(ros, '/image')
     first = camera.next_ns
     assert ros.spin_until(
         lambda: any(rh.stamp_ns(m) >= first for m in reliable)

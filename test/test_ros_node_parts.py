@@ -42,7 +42,10 @@ MS = 1_000_000
 def test_defaults_are_valid_and_outputs_reliable():
     config = NodeConfig.from_values({})
     assert config.depth_encoding == '32FC1' and config.point_stride == 1
-    assert config.qos['image'].reliability == 'best_effort'
+    assert config.image_transport == 'raw'
+    # inputs adapt to their publishers; outputs are reliable
+    assert config.qos['image'].reliability == config.qos['camera_info'].reliability == 'auto'
+    assert config.qos['image'].depth == 5
     assert all(config.qos[k].reliability == 'reliable'
                for k in ('depth', 'depth_camera_info', 'points', 'confidence', 'colorized'))
     assert not config.has_fallback and config.fallback_intrinsics(64, 48) is None
@@ -60,6 +63,12 @@ def test_defaults_are_valid_and_outputs_reliable():
     ({'input_height': 64}, 'both be 0'),
     ({'fallback_hfov_deg': 190.0}, 'fallback_hfov_deg must be 0 (unset) or in (0, 180)'),
     ({'qos.points.reliability': 'sometimes'}, 'qos.points.reliability must be one of'),
+    ({'qos.points.reliability': 'auto'},
+     'qos.points.reliability must be one of reliable, best_effort, got'),
+    ({'qos.image.reliability': 'sometimes'},
+     'qos.image.reliability must be one of reliable, best_effort, auto'),
+    ({'image_transport': 'theora'},
+     "image_transport must be one of raw, compressed, got 'theora'"),
     ({'qos.depth.depth': 0}, 'qos.depth.depth must be >= 1'),
     ({'max_depth': math.nan}, 'max_depth must be a finite number'),
     ({'point_stride': 1.5}, 'point_stride must be a int'),
@@ -69,6 +78,42 @@ def test_invalid_values_are_named(values, message):
     with pytest.raises(ConfigError, match='invalid parameters') as info:
         NodeConfig.from_values(values)
     assert message in str(info.value)
+
+
+def test_choose_reliability_follows_the_publishers():
+    from disdepth_ros.qos import choose_reliability
+    assert choose_reliability([]) == (
+        'best_effort', 'no publisher yet (best effort matches any publisher)')
+    assert choose_reliability(['reliable']) == ('reliable', 'every publisher (1) offers reliable')
+    assert choose_reliability(['reliable'] * 3)[0] == 'reliable'
+    assert choose_reliability(['reliable', 'best_effort']) == (
+        'best_effort', '1 of 2 publisher(s) offer only best effort')
+    # an unknown policy cannot be trusted to be reliable
+    assert choose_reliability(['reliable', 'unknown', 'best_effort'])[1] == \
+        '2 of 3 publisher(s) offer only best effort'
+
+
+def test_qos_profile_needs_a_choice_for_auto():
+    pytest.importorskip('rclpy')
+    from rclpy.qos import ReliabilityPolicy
+
+    from disdepth_ros.qos import ADAPTIVE_INPUT
+    from disdepth_ros.qos import to_qos_profile
+    with pytest.raises(ValueError, match='choose_reliability first'):
+        to_qos_profile(ADAPTIVE_INPUT)
+    profile = to_qos_profile(ADAPTIVE_INPUT, 'reliable')
+    assert profile.reliability == ReliabilityPolicy.RELIABLE and profile.depth == 5
+    assert to_qos_profile(ADAPTIVE_INPUT, 'best_effort').reliability == \
+        ReliabilityPolicy.BEST_EFFORT
+
+
+def test_image_transports_have_a_message_type():
+    pytest.importorskip('rclpy')
+    from disdepth_ros.camera_input import IMAGE_TYPES
+    from disdepth_ros.node_config import IMAGE_TRANSPORTS
+    assert set(IMAGE_TYPES) == set(IMAGE_TRANSPORTS)
+    assert IMAGE_TYPES['compressed'].__name__ == 'CompressedImage'
+    assert IMAGE_TRANSPORTS['compressed'] == '/compressed'
 
 
 def test_every_problem_is_listed_at_once():
@@ -277,3 +322,42 @@ def test_extra_engines_hook(monkeypatch):
     monkeypatch.setenv(depth_node.EXTRA_ENGINES_ENV, 'fake=ros_helpers:make_fake_estimator')
     estimator = depth_node.create_estimator_for(NodeConfig.from_values({'engine': 'fake'}))
     assert estimator.info.engine == 'fake'
+
+
+def test_lifecycle_node_shares_the_parameters_and_refuses_wrong_order(context):
+    pytest.importorskip('lifecycle_msgs')
+    from lifecycle_msgs.msg import Transition
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from rclpy.parameter import Parameter
+
+    from disdepth_ros.lifecycle_node import LifecycleDepthNode
+    node = LifecycleDepthNode(estimator_factory=_fake_factory, context=context,
+                              cli_args=['--ros-args', '-p', 'point_stride:=0'])
+    try:
+        assert node.get_name() == 'disdepth' and node.state == 'unconfigured'
+        for spec in PARAMETERS:
+            descriptor = node.describe_parameter(spec.name)
+            assert descriptor.description == spec.description
+            assert descriptor.read_only == (not spec.live)
+        assert node.config is None and node.estimator is None
+        assert node.refusal(Transition.TRANSITION_ACTIVATE) == (
+            f'transition {Transition.TRANSITION_ACTIVATE} refused: not possible from state '
+            "'unconfigured' (possible: configure, shutdown)")
+        assert node.refusal(0, 'configure') is None
+        # invalid parameters: configure fails, nothing is kept; fixed, it succeeds
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert node.state == 'unconfigured' and node.estimator is None
+        node.set_parameters([Parameter('point_stride', value=2)])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.state == 'inactive' and node.config.point_stride == 2
+        estimator = node.estimator
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS and node.active
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert not node.active and node.estimator is estimator   # the model stays loaded
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert node.state == 'unconfigured' and node.estimator is None
+        assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
+        assert node.state == 'finalized'
+    finally:
+        node.destroy_node()
