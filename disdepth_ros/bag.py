@@ -24,10 +24,12 @@ time order, and writes a new bag with all input topics copied byte for byte plus
     <ns>/depth/camera_info   sensor_msgs/msg/CameraInfo   intrinsics of the depth image
     <ns>/depth/confidence    sensor_msgs/msg/Image        32FC1, 0..1
     <ns>/points              sensor_msgs/msg/PointCloud2  with --points: organised xyz + rgb
+    <ns>/depth/colorized     sensor_msgs/msg/Image        with --colorized: bgr8 preview
 
 Each output message carries the header (stamp and frame_id) and the log time of its input image;
-depth outside the model's range (or ``--min-depth`` / ``--max-depth``) or below
-``--min-confidence`` is invalid, as in the node (:func:`disdepth_ros.node_config.gate_depth`).
+the outputs are what the node publishes for the same frame: the same
+:class:`disdepth_ros.pipeline.OutputOptions` (validated in one place: ``--min-confidence 5`` is
+refused here as ``min_confidence: 5`` is by the node), the same gating and message fields.
 ``<ns>`` defaults to the namespace of the image topic (``/cam/image_raw`` -> ``/cam``), as if the
 node ran in the camera's namespace.  Intrinsics come from the CameraInfo whose header stamp equals
 the image's (else the nearest one within ``--sync-tolerance``), else from ``--fov`` /
@@ -46,7 +48,6 @@ next to ``OUT`` and moved into place only when complete: an error leaves no part
 import argparse
 from bisect import bisect_left
 from collections import Counter
-import dataclasses
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
@@ -63,18 +64,20 @@ import numpy as np
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import load_intrinsics_json
 from disdepth_core.inference import check_output_kind
-from disdepth_core.inference import RELATIVE_DEPTH_TOPIC
 from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import pipeline
 from disdepth_ros.conversions import ConversionError
-from disdepth_ros.node_config import gate_depth
+from disdepth_ros.pipeline import OutputOptions
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 CLOUD_TYPE = 'sensor_msgs/msg/PointCloud2'
 STORAGES = ('sqlite3', 'mcap')
+# output key (as the node's) -> message type
+OUTPUT_TYPES = {'depth': IMAGE_TYPE, 'depth_camera_info': INFO_TYPE, 'confidence': IMAGE_TYPE,
+                'colorized': IMAGE_TYPE, 'points': CLOUD_TYPE}
 DEFAULT_SYNC_TOLERANCE_S = 0.5
 
 
@@ -108,39 +111,29 @@ class BagOptions:
         the bag has it
     :param storage: output storage plugin, 'sqlite3' or 'mcap'; None: the input's
     :param points: also write ``<ns>/points``
-    :param point_stride: keep every n-th row and column of the cloud
+    :param colorized: also write ``<ns>/depth/colorized``
     :param namespace: namespace of the output topics; None: the image topic's namespace
     :param fov_deg: fallback horizontal field of view (degrees) when no CameraInfo matches
     :param intrinsics: fallback intrinsics when no CameraInfo matches (rescaled to the image)
     :param sync_tolerance_s: largest |image stamp - camera info stamp| accepted, seconds
-    :param depth_encoding: '32FC1' (metres) or '16UC1' (millimetres)
-    :param min_depth: nearer depth is written as invalid (0: the model's minimum), as the node's
-        ``min_depth`` parameter
-    :param max_depth: farther depth is written as invalid (0: the model's maximum)
-    :param min_confidence: depth with lower confidence is written as invalid (node parameter of
-        the same name)
+    :param outputs: encoding, depth range, confidence threshold, cloud decimation,
+        colourisation and relative mode, as the node's parameters of the same names
     :param overwrite: replace an existing output bag
     :param progress: show a progress bar on stderr
-    :param relative_output: the model is a relative one (``disdepth adopt`` of a relative
-        family): write its unitless disparity on ``<ns>/depth/relative`` (32FC1, no points)
     """
 
     image_topic: str
     camera_info_topic: Optional[str] = None
     storage: Optional[str] = None
     points: bool = False
-    point_stride: int = 1
+    colorized: bool = False
     namespace: Optional[str] = None
     fov_deg: Optional[float] = None
     intrinsics: Optional[CameraIntrinsics] = None
     sync_tolerance_s: float = DEFAULT_SYNC_TOLERANCE_S
-    depth_encoding: str = '32FC1'
-    min_depth: float = 0.0
-    max_depth: float = 0.0
-    min_confidence: float = 0.0
+    outputs: OutputOptions = OutputOptions()
     overwrite: bool = False
     progress: bool = True
-    relative_output: bool = False
 
 
 @dataclass
@@ -152,7 +145,8 @@ class BagSummary:
     :param storage: its storage plugin
     :param images: images read (= depth frames written)
     :param copied: input messages copied
-    :param topics: output role ('depth', 'camera_info', 'confidence', 'points') -> topic
+    :param topics: output key, as the node's ('depth', 'depth_camera_info', 'confidence',
+        'points', 'colorized') -> topic
     :param intrinsics_sources: 'exact' / 'nearest' / 'fallback' -> frame count
     :param seconds: wall time
     :param infer_ms: mean estimator time per frame
@@ -184,21 +178,18 @@ def _parent(topic: str) -> str:
     return topic.rstrip('/').rsplit('/', 1)[0]
 
 
-def output_topics(namespace: str, points: bool, relative: bool = False) -> Dict[str, str]:
+def output_topics(namespace: str, options: BagOptions) -> Dict[str, str]:
     """
     Output topic names in ``namespace`` (the node's relative names, resolved).
 
-    :param namespace: e.g. '/cam' or ''
-    :param points: include the point cloud
-    :param relative: the depth role is a relative disparity (``<ns>/depth/relative``)
-    :return: role -> topic
+    :param namespace: e.g. ``/cam``
+    :param options: which outputs (points, colourised) and the mode (relative)
+    :return: output key (as the node's) -> topic
     """
     ns = _normalise_namespace(namespace)
-    topics = {'depth': f'{ns}/{RELATIVE_DEPTH_TOPIC}' if relative else f'{ns}/depth',
-              'camera_info': f'{ns}/depth/camera_info', 'confidence': f'{ns}/depth/confidence'}
-    if points:
-        topics['points'] = f'{ns}/points'
-    return topics
+    keys = ['depth', 'depth_camera_info', 'confidence'] + (['points'] if options.points else [])
+    keys += ['colorized'] if options.colorized else []
+    return {k: f'{ns}/{t}' for k, t in pipeline.output_topics(options.outputs, keys).items()}
 
 
 def stamp_ns(header: Any) -> int:
@@ -299,6 +290,11 @@ class _Messages:
                                 data=np.frombuffer(f['data'], np.uint8),
                                 is_dense=bool(f['is_dense']))
 
+    def message(self, msgtype: str, header: Any, f: Dict[str, Any]) -> Any:
+        builders = {IMAGE_TYPE: self.image, INFO_TYPE: self.camera_info,
+                    CLOUD_TYPE: self.cloud}
+        return builders[msgtype](header, f)
+
     def serialize(self, msg: Any) -> bytes:
         return self.store.serialize_cdr(msg, msg.__msgtype__)
 
@@ -398,21 +394,14 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
     out = Path(output_path)
     if options.storage is not None and options.storage not in STORAGES:
         raise BagError(f'unknown storage {options.storage!r}; choose one of {", ".join(STORAGES)}')
-    if options.depth_encoding not in ('32FC1', '16UC1'):
-        raise BagError(f'depth encoding must be 32FC1 or 16UC1, got {options.depth_encoding!r}')
-    if options.point_stride < 1:
-        raise BagError(f'point stride must be >= 1, got {options.point_stride}')
-    if min(options.min_depth, options.max_depth, options.min_confidence) < 0 or (
-            options.max_depth and options.max_depth <= options.min_depth):
-        raise BagError(f'need 0 <= min_depth < max_depth and min_confidence >= 0, got '
-                       f'{options.min_depth}, {options.max_depth}, {options.min_confidence}')
+    problems = options.outputs.problems()
+    if problems:
+        raise BagError('invalid output options: ' + '; '.join(problems))
     if options.sync_tolerance_s < 0:
         raise BagError(f'sync tolerance must be >= 0 s, got {options.sync_tolerance_s}')
-    if options.relative_output and (options.points or options.depth_encoding != '32FC1'
-                                    or options.min_depth or options.max_depth):
-        raise BagError('a relative output has no unit: it is written as 32FC1 without points, '
-                       'and --min-depth / --max-depth do not apply (drop --points, '
-                       '--depth-encoding, --min-depth, --max-depth)')
+    if options.outputs.relative_output and (options.points or options.colorized):
+        raise BagError('a relative output has no unit: it is written without points and '
+                       'without a colourised depth (drop --points / --colorized)')
     if out.exists() and not options.overwrite:
         raise BagError(f'output {out} exists; choose another path or pass --overwrite')
     if src.exists() and out.exists() and out.resolve() == src.resolve():
@@ -453,7 +442,7 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
                            '--camera-info-topic, or --fov / --intrinsics')
         namespace = (_normalise_namespace(options.namespace) if options.namespace is not None
                      else _normalise_namespace(_parent(base)))
-        topics = output_topics(namespace, options.points, options.relative_output)
+        topics = output_topics(namespace, options)
         clash = sorted(set(topics.values()) & {c.topic for c in conns})
         if clash:
             raise BagError(f'the input bag already has {", ".join(clash)}; write the outputs to '
@@ -475,7 +464,7 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
 
         est = estimator if hasattr(estimator, 'predict') else estimator()
         try:
-            check_output_kind(est.spec, options.relative_output)
+            check_output_kind(est.spec, options.outputs.relative_output)
         except RelativeModelError as exc:
             raise BagError(str(exc)) from None
         build = _Messages()
@@ -530,11 +519,9 @@ def _write(reader: Any, src: Path, path: Path, storage: str, options: BagOptions
             by_input[conn.id] = out_conns[key]
         known = {c.msgtype: c for c in reader.connections if c.msgdef.data and c.digest}
         qos = [_output_qos()]
-        roles = {'depth': IMAGE_TYPE, 'camera_info': INFO_TYPE, 'confidence': IMAGE_TYPE,
-                 'points': CLOUD_TYPE}
         new: Dict[str, Any] = {}
         for role, topic in topics.items():
-            msgtype = roles[role]
+            msgtype = OUTPUT_TYPES[role]
             if msgtype in known:
                 new[role] = writer.add_connection(topic, msgtype,
                                                   msgdef=known[msgtype].msgdef.data,
@@ -556,15 +543,10 @@ def _write(reader: Any, src: Path, path: Path, storage: str, options: BagOptions
                 sources[source[0]] += 1
                 infer_ms += float(frame.timings_ms.get('infer', 0.0))
                 header = build.header(stamp_ns(msg.header), msg.header.frame_id)
-                writer.write(new['depth'], t, build.serialize(
-                    build.image(header, pipeline.depth_fields(frame, options.depth_encoding))))
-                writer.write(new['camera_info'], t, build.serialize(
-                    build.camera_info(header, pipeline.camera_info_fields(frame, source[1]))))
-                writer.write(new['confidence'], t, build.serialize(
-                    build.image(header, pipeline.confidence_fields(frame))))
-                if 'points' in new:
-                    writer.write(new['points'], t, build.serialize(build.cloud(
-                        header, pipeline.points_fields(frame, options.point_stride))))
+                fields = pipeline.output_fields(frame, source[1], options.outputs, list(new))
+                for role, conn_out in new.items():
+                    writer.write(conn_out, t, build.serialize(
+                        build.message(OUTPUT_TYPES[role], header, fields[role])))
                 n_images += 1
                 bar.update(1)
         except errors as exc:
@@ -609,14 +591,7 @@ def _process(msg: Any, i: int, options: BagOptions, est: DepthEstimator, index: 
         frame = pipeline.estimate(est, rgb, intrinsics)
     except ValueError as exc:
         raise BagError(f'{where}: {exc}') from None
-    if not est.spec.is_metric:
-        lo, hi = -np.inf, np.inf   # unitless: no depth range
-    else:
-        lo = options.min_depth or est.spec.min_depth
-        hi = options.max_depth or est.spec.max_depth
-    frame = dataclasses.replace(frame, depth=gate_depth(frame.depth, frame.confidence, lo, hi,
-                                                        options.min_confidence))
-    return frame, source
+    return pipeline.gate(frame, est.spec, options.outputs), source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -638,6 +613,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--storage', choices=STORAGES, default=None,
                         help='output storage plugin (default: same as the input)')
     parser.add_argument('--points', action='store_true', help='also write <ns>/points')
+    parser.add_argument('--colorized', action='store_true',
+                        help="also write <ns>/depth/colorized (bgr8, the node's colours)")
+    parser.add_argument('--colormap', default='turbo', help='colormap of --colorized')
+    parser.add_argument('--colorized-range', nargs=2, type=float, default=(0.0, 10.0),
+                        metavar=('MIN', 'MAX'), help='metres of the first and last colour')
     parser.add_argument('--point-stride', type=int, default=1,
                         help='keep every n-th row and column of the point cloud (default 1)')
     parser.add_argument('--model', default=None,
@@ -684,15 +664,17 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f'disdepth bag: error: --intrinsics: {exc}', file=sys.stderr)
         return 1
+    outputs = OutputOptions(depth_encoding=args.depth_encoding, min_depth=args.min_depth,
+                            max_depth=args.max_depth, min_confidence=args.min_confidence,
+                            point_stride=args.point_stride, colormap=args.colormap,
+                            colorized_min_depth=args.colorized_range[0],
+                            colorized_max_depth=args.colorized_range[1],
+                            relative_output=args.relative_output)
     options = BagOptions(image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
-                         storage=args.storage, points=args.points,
-                         point_stride=args.point_stride, namespace=args.namespace,
-                         fov_deg=args.fov, intrinsics=intrinsics,
-                         sync_tolerance_s=args.sync_tolerance,
-                         depth_encoding=args.depth_encoding, min_depth=args.min_depth,
-                         max_depth=args.max_depth, min_confidence=args.min_confidence,
-                         overwrite=args.overwrite, relative_output=args.relative_output,
-                         progress=not args.quiet)
+                         storage=args.storage, points=args.points, colorized=args.colorized,
+                         namespace=args.namespace, fov_deg=args.fov, intrinsics=intrinsics,
+                         sync_tolerance_s=args.sync_tolerance, outputs=outputs,
+                         overwrite=args.overwrite, progress=not args.quiet)
 
     def factory() -> DepthEstimator:
         try:

@@ -37,15 +37,11 @@ The per-frame work is the shared pipeline (:mod:`disdepth_ros.pipeline`, also us
 QoS and the Fast DDS profile: :mod:`disdepth_ros.qos`.
 
 Engines: the ``engine`` parameter takes the names of ``disdepth_core.inference`` (``auto``,
-``onnxruntime``, ``torch``).  More engines can be plugged in without code changes through the
-environment variable ``DISDEPTH_EXTRA_ENGINES=name=module:function[,...]``; ``function(model,
-device=..., **options)`` must return a ``DepthEstimator``.  The tests use it to run the node
-process with a deterministic fake engine.
+``onnxruntime``, ``torch``) and of its plug-ins (``DISDEPTH_EXTRA_ENGINES=name=module:function``,
+read by ``create_estimator`` for every tool); the tests use one to run the node process with a
+deterministic fake engine.  A relative model is refused unless ``relative_output`` is set.
 """
 
-import dataclasses
-import importlib
-import os
 import signal
 import sys
 import threading
@@ -71,19 +67,19 @@ from sensor_msgs.msg import Image
 from sensor_msgs.msg import PointCloud2
 from sensor_msgs.msg import PointField
 
-from disdepth_core.colorize import colorize_depth
+from disdepth_core.inference import check_output_kind
+from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.conversions import ConversionError
-from disdepth_ros.conversions import numpy_to_image_fields
 from disdepth_ros.diagnostics import NodeStats
 from disdepth_ros.node_config import ConfigError
-from disdepth_ros.node_config import gate_depth
 from disdepth_ros.node_config import MODEL_PARAMETERS
 from disdepth_ros.node_config import NodeConfig
 from disdepth_ros.node_config import PARAMETER_NAMES
 from disdepth_ros.node_config import PARAMETERS
+from disdepth_ros.pipeline import output_topics
 from disdepth_ros.qos import apply_fastdds_profile
 from disdepth_ros.qos import to_qos_profile
 from disdepth_ros.sync import Frame
@@ -92,13 +88,10 @@ from disdepth_ros.sync import LatestFrameSlot
 NODE_NAME = 'disdepth'
 EXTRA_ENGINES_ENV = 'DISDEPTH_EXTRA_ENGINES'
 
-# output key -> (message type, topic name relative to the node namespace)
-OUTPUTS: Dict[str, Tuple[type, str]] = {
-    'depth': (Image, 'depth'),
-    'depth_camera_info': (CameraInfo, 'depth/camera_info'),
-    'points': (PointCloud2, 'points'),
-    'confidence': (Image, 'depth/confidence'),
-    'colorized': (Image, 'depth/colorized'),
+# output key -> message type (topics: pipeline.output_topics)
+OUTPUT_TYPES: Dict[str, type] = {
+    'depth': Image, 'depth_camera_info': CameraInfo, 'points': PointCloud2,
+    'confidence': Image, 'colorized': Image,
 }
 INPUTS: Dict[str, Tuple[type, str]] = {
     'image': (Image, 'image'),
@@ -123,27 +116,6 @@ class NodeStartupError(RuntimeError):
     """The node cannot start (invalid parameters, unusable model); the message says why."""
 
 
-def extra_engines(env: Optional[Mapping[str, str]] = None) -> Dict[str, Tuple[str, str]]:
-    """
-    Parse ``DISDEPTH_EXTRA_ENGINES`` (``name=module:function`` entries, comma separated).
-
-    :param env: environment (default ``os.environ``)
-    :return: engine name -> (module, function)
-    :raises ValueError: for a malformed entry
-    """
-    env = os.environ if env is None else env
-    out = {}
-    for item in (s.strip() for s in env.get(EXTRA_ENGINES_ENV, '').split(',')):
-        if not item:
-            continue
-        name, _, target = item.partition('=')
-        module, _, function = target.partition(':')
-        if not (name and module and function):
-            raise ValueError(f'{EXTRA_ENGINES_ENV}: expected name=module:function, got {item!r}')
-        out[name.strip()] = (module.strip(), function.strip())
-    return out
-
-
 def create_estimator_for(config: NodeConfig) -> DepthEstimator:
     """
     Build the estimator the parameters ask for.
@@ -153,29 +125,9 @@ def create_estimator_for(config: NodeConfig) -> DepthEstimator:
     :raises ModelLoadError: (and the other :data:`LOAD_ERRORS`) when it cannot be built
     """
     options = config.estimator_options()
-    extras = extra_engines()
-    if config.engine in extras:
-        module, function = extras[config.engine]
-        factory = getattr(importlib.import_module(module), function, None)
-        if factory is None:
-            raise ValueError(f'{EXTRA_ENGINES_ENV}: {module} has no {function}')
-        return factory(config.model or None, device=config.device, **options)
     from disdepth_core.inference import create_estimator
     return create_estimator(config.model or None, engine=config.engine, device=config.device,
                             **options)
-
-
-def colorized(depth: Any, config: NodeConfig) -> Any:
-    """
-    Colourise depth as the ``depth/colorized`` output does (fixed metric range, bgr8).
-
-    :param depth: H x W float32 metres, NaN invalid
-    :param config: colormap, range and legend settings
-    :return: H x W x 3 uint8 BGR
-    """
-    return colorize_depth(depth, config.colorized_min_depth, config.colorized_max_depth,
-                          legend=config.colorized_legend,
-                          colormap=getattr(cv2, 'COLORMAP_' + config.colormap.upper()))
 
 
 def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
@@ -253,8 +205,13 @@ class DepthNodeMixin:
         except ConfigError as exc:
             raise NodeStartupError(str(exc)) from None
         estimator = self._load(config)
-        publishers = {key: self.create_publisher(msg_type, topic, to_qos_profile(config.qos[key]))
-                      for key, (msg_type, topic) in OUTPUTS.items()}
+        try:
+            check_output_kind(estimator.spec, config.relative_output)
+        except RelativeModelError as exc:
+            raise NodeStartupError(str(exc)) from None
+        publishers = {key: self.create_publisher(OUTPUT_TYPES[key], topic,
+                                                 to_qos_profile(config.qos[key]))
+                      for key, topic in output_topics(config.output_options()).items()}
         with self._lock:
             self._config, self._estimator = config, estimator
             self._stats = NodeStats()
@@ -458,9 +415,7 @@ class DepthNodeMixin:
             self.get_logger().error(f'inference failed: {exc}', throttle_duration_sec=5.0)
             return
         infer_ms = (time.perf_counter() - start) * 1000.0
-        lo, hi = config.depth_range(estimator.spec.min_depth, estimator.spec.max_depth)
-        result = dataclasses.replace(result, depth=gate_depth(
-            result.depth, result.confidence, lo, hi, config.min_confidence))
+        result = pipeline.gate(result, estimator.spec, config.output_options())
         try:
             published = self._publish(frame.image.header, result, info, config, wanted)
         except FRAME_ERRORS as exc:
@@ -476,20 +431,10 @@ class DepthNodeMixin:
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
                  config: NodeConfig, wanted: List[str]) -> List[str]:
         """Build every wanted output first, then publish them all (never half a frame)."""
-        builders = {
-            'depth': lambda: _fill(Image(), pipeline.depth_fields(result,
-                                                                  config.depth_encoding)),
-            'depth_camera_info': lambda: _fill(CameraInfo(),
-                                               pipeline.camera_info_fields(result, info)),
-            'points': lambda: _fill(PointCloud2(), pipeline.points_fields(
-                result, config.point_stride, config.points_rgb)),
-            'confidence': lambda: _fill(Image(), pipeline.confidence_fields(result)),
-            'colorized': lambda: _fill(Image(), numpy_to_image_fields(
-                colorized(result.depth, config), 'bgr8')),
-        }
+        fields = pipeline.output_fields(result, info, config.output_options(), wanted)
         messages = []
         for key in wanted:
-            msg = builders[key]()
+            msg = _fill(OUTPUT_TYPES[key](), fields[key])
             msg.header = header
             messages.append((key, msg))
         for key, msg in messages:
@@ -508,10 +453,11 @@ class DepthNodeMixin:
         if estimator is None or pub is None:
             return
         info, spec = estimator.info, estimator.spec
-        lo, hi = config.depth_range(spec.min_depth, spec.max_depth)
+        lo, hi = config.output_options().depth_range(spec.min_depth, spec.max_depth)
         static = [('engine', info.engine), ('provider', info.provider),
                   ('model', info.model_path), ('precision', info.precision),
-                  ('depth_range_m', f'{lo:g}..{hi:g}'),
+                  ('output_kind', spec.output_kind),
+                  ('depth_range_m', f'{lo:g}..{hi:g}' if spec.is_metric else 'relative'),
                   ('outputs_subscribed', ','.join(self._wanted_outputs()) or 'none')]
         report = self._stats.report(static)
         status = DiagnosticStatus(

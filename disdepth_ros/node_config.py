@@ -27,15 +27,14 @@ from dataclasses import fields
 import math
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-import numpy as np
 
 from disdepth_core.geometry import CameraIntrinsics
-from disdepth_ros.conversions import DEPTH_ENCODINGS
+from disdepth_ros.pipeline import COLORMAPS
+from disdepth_ros.pipeline import OutputOptions
 from disdepth_ros.qos import DEFAULT_QOS
 from disdepth_ros.qos import INPUT_KEYS
 from disdepth_ros.qos import QosSettings
 
-COLORMAPS = ('turbo', 'jet', 'viridis', 'inferno', 'magma', 'plasma', 'bone', 'hot', 'rainbow')
 # image_transport value -> suffix of the subscribed topic (image_transport's naming: the
 # transport's topic lies below the resolved, remapped ``image`` topic).
 IMAGE_TRANSPORTS: Dict[str, str] = {'raw': '', 'compressed': '/compressed'}
@@ -109,6 +108,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = tuple([
               "model's maximum depth"),
     ParamSpec('min_confidence', 0.0, 'pixels with lower confidence (0..1) are published as '
               'invalid depth and NaN points'),
+    ParamSpec('relative_output', False, 'the model is relative (no unit: an adopted relative '
+              'family): publish it on depth/relative (32FC1), with no points and no colorized '
+              'depth; a relative model is refused without it, a metric one with it', live=False),
     ParamSpec('depth_encoding', '32FC1', 'depth image encoding: 32FC1 (metres, NaN invalid, '
               'REP 118) or 16UC1 (millimetres, 0 invalid)'),
     ParamSpec('point_stride', 1, 'point cloud decimation: keep every N-th row and column (the '
@@ -158,6 +160,7 @@ class NodeConfig:
     min_depth: float
     max_depth: float
     min_confidence: float
+    relative_output: bool
     depth_encoding: str
     point_stride: int
     points_rgb: bool
@@ -236,23 +239,7 @@ class NodeConfig:
         if self.image_transport not in IMAGE_TRANSPORTS:
             out.append(f'image_transport must be one of {", ".join(IMAGE_TRANSPORTS)}, got '
                        f'{self.image_transport!r}')
-        if self.min_depth < 0 or self.max_depth < 0:
-            out.append(f'min_depth and max_depth must be >= 0, got {self.min_depth}, '
-                       f'{self.max_depth}')
-        if self.max_depth and self.min_depth >= self.max_depth:
-            out.append(f'min_depth ({self.min_depth}) must be < max_depth ({self.max_depth})')
-        if not 0.0 <= self.min_confidence <= 1.0:
-            out.append(f'min_confidence must be in [0, 1], got {self.min_confidence}')
-        if self.depth_encoding not in DEPTH_ENCODINGS:
-            out.append(f'depth_encoding must be one of {", ".join(DEPTH_ENCODINGS)}, got '
-                       f'{self.depth_encoding!r}')
-        if self.point_stride < 1:
-            out.append(f'point_stride must be >= 1, got {self.point_stride}')
-        if self.colormap not in COLORMAPS:
-            out.append(f'colormap must be one of {", ".join(COLORMAPS)}, got {self.colormap!r}')
-        if self.colorized_min_depth < 0 or self.colorized_min_depth >= self.colorized_max_depth:
-            out.append(f'need 0 <= colorized_min_depth < colorized_max_depth, got '
-                       f'{self.colorized_min_depth}, {self.colorized_max_depth}')
+        out += self.output_options().problems()
         if self.fallback_hfov_deg and not 0.0 < self.fallback_hfov_deg < 180.0:
             out.append(f'fallback_hfov_deg must be 0 (unset) or in (0, 180), got '
                        f'{self.fallback_hfov_deg}')
@@ -304,44 +291,18 @@ class NodeConfig:
             return CameraIntrinsics.from_fov(self.fallback_hfov_deg, width, height)
         return None
 
-    def depth_range(self, model_min: float, model_max: float) -> Tuple[float, float]:
-        """
-        Return the published depth range: the parameters, with 0 meaning the model's own bound.
-
-        :param model_min: the model's minimum depth (ModelSpec.min_depth)
-        :param model_max: the model's maximum depth (ModelSpec.max_depth)
-        :return: (min, max) metres
-        """
-        return (self.min_depth or model_min, self.max_depth or model_max)
+    def output_options(self) -> OutputOptions:
+        """Return the output options these parameters describe (validated by ``problems``)."""
+        return OutputOptions(
+            depth_encoding=self.depth_encoding, min_depth=self.min_depth,
+            max_depth=self.max_depth, min_confidence=self.min_confidence,
+            point_stride=self.point_stride, points_rgb=self.points_rgb, colormap=self.colormap,
+            colorized_min_depth=self.colorized_min_depth,
+            colorized_max_depth=self.colorized_max_depth,
+            colorized_legend=self.colorized_legend, relative_output=self.relative_output)
 
     def estimator_options(self) -> Dict[str, Any]:
         """Engine options for ``create_estimator`` (only the ones that are set)."""
         if self.input_height and self.input_width:
             return {'input_size': (self.input_height, self.input_width)}
         return {}
-
-
-def gate_depth(depth: np.ndarray, confidence: np.ndarray, min_depth: float, max_depth: float,
-               min_confidence: float = 0.0) -> np.ndarray:
-    """
-    Invalidate (NaN) depth outside ``[min_depth, max_depth]`` or below ``min_confidence``.
-
-    The node applies it before publishing, so the depth image, the point cloud and a cloud that
-    depth_image_proc would compute from the published depth all agree.
-
-    :param depth: H x W float32 metres, NaN invalid
-    :param confidence: H x W float32 in [0, 1]
-    :param min_depth: metres
-    :param max_depth: metres
-    :param min_confidence: 0..1
-    :return: H x W float32 copy with NaN where invalid
-    """
-    d = np.asarray(depth, dtype=np.float32)
-    # Compare in float32: the model clips depth to float32(min_depth), which can lie just below
-    # the float64 bound (float32(0.7) < 0.7), and a clipped pixel must stay valid.
-    lo, hi = np.float32(min_depth), np.float32(max_depth)
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(d) & (d >= lo) & (d <= hi)
-        if min_confidence > 0.0:
-            valid &= np.asarray(confidence) >= min_confidence
-    return np.where(valid, d, np.float32(np.nan)).astype(np.float32, copy=False)

@@ -23,21 +23,145 @@ node would have published for the same frames.
 2. :func:`intrinsics_for` picks the intrinsics (a CameraInfo, rescaled to the image when its size
    differs, or fallback intrinsics);
 3. :func:`estimate` runs the estimator;
-4. :func:`depth_fields`, :func:`confidence_fields`, :func:`camera_info_fields` and
-   :func:`points_fields` give the field dicts of the output messages (see
-   :mod:`disdepth_ros.conversions`); the caller adds the input header.
+4. :func:`gate` invalidates depth outside the published range or below the confidence threshold;
+5. :func:`output_fields` gives the field dicts of every output message (depth, its camera info,
+   confidence, colourised depth, points; see :mod:`disdepth_ros.conversions`); the caller adds
+   the input header.
+
+:class:`OutputOptions` is the one definition of what the outputs look like (encoding, range,
+confidence threshold, cloud decimation, colourisation, relative output), validated in one place;
+the node's parameters and ``disdepth bag``'s options both become one.  :func:`output_topics`
+names the outputs (relative to the node or bag namespace) for a given mode.
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from dataclasses import replace
+import math
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+import cv2
 import numpy as np
 
+from disdepth_core.colorize import colorize_depth
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import depth_to_points
+from disdepth_core.inference import RELATIVE_DEPTH_TOPIC
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import conversions
 from disdepth_ros.conversions import ConversionError
+from disdepth_ros.conversions import DEPTH_ENCODINGS
+
+COLORMAPS = ('turbo', 'jet', 'viridis', 'inferno', 'magma', 'plasma', 'bone', 'hot', 'rainbow')
+# output key -> topic (relative to the node's or the bag's namespace), metric mode
+OUTPUT_TOPICS: Dict[str, str] = {
+    'depth': 'depth',
+    'depth_camera_info': 'depth/camera_info',
+    'points': 'points',
+    'confidence': 'depth/confidence',
+    'colorized': 'depth/colorized',
+}
+# Outputs a relative (unitless) model has: no metric cloud, no metric colour scale.
+RELATIVE_OUTPUT_KEYS = ('depth', 'depth_camera_info', 'confidence')
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """
+    What the outputs of a frame look like (node parameters and ``disdepth bag`` options).
+
+    :param depth_encoding: ``32FC1`` (metres, NaN invalid) or ``16UC1`` (millimetres, 0 invalid)
+    :param min_depth: nearer depth is published as invalid; 0 = the model's minimum
+    :param max_depth: farther depth is published as invalid; 0 = the model's maximum
+    :param min_confidence: depth with lower confidence (0..1) is published as invalid
+    :param point_stride: point cloud decimation (every N-th row and column)
+    :param points_rgb: add the rgb field to the point cloud
+    :param colormap: colormap of the colourised depth (:data:`COLORMAPS`)
+    :param colorized_min_depth: metres mapped to the first colour
+    :param colorized_max_depth: metres mapped to the last colour
+    :param colorized_legend: draw the colour bar with the metric range
+    :param relative_output: the model is relative (no unit): its output goes to
+        ``depth/relative`` as 32FC1, with no cloud and no colourised depth
+    """
+
+    depth_encoding: str = '32FC1'
+    min_depth: float = 0.0
+    max_depth: float = 0.0
+    min_confidence: float = 0.0
+    point_stride: int = 1
+    points_rgb: bool = True
+    colormap: str = 'turbo'
+    colorized_min_depth: float = 0.0
+    colorized_max_depth: float = 10.0
+    colorized_legend: bool = True
+    relative_output: bool = False
+
+    def problems(self) -> List[str]:
+        """Describe every invalid value, named as the node parameter (empty when valid)."""
+        out = []
+        for name in ('min_depth', 'max_depth', 'min_confidence', 'colorized_min_depth',
+                     'colorized_max_depth'):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                out.append(f'{name} must be a finite number, got {value!r}')
+        if out:
+            return out
+        if self.min_depth < 0 or self.max_depth < 0:
+            out.append(f'min_depth and max_depth must be >= 0, got {self.min_depth}, '
+                       f'{self.max_depth}')
+        if self.max_depth and self.min_depth >= self.max_depth:
+            out.append(f'min_depth ({self.min_depth}) must be < max_depth ({self.max_depth})')
+        if not 0.0 <= self.min_confidence <= 1.0:
+            out.append(f'min_confidence must be in [0, 1], got {self.min_confidence}')
+        if self.depth_encoding not in DEPTH_ENCODINGS:
+            out.append(f'depth_encoding must be one of {", ".join(DEPTH_ENCODINGS)}, got '
+                       f'{self.depth_encoding!r}')
+        if not isinstance(self.point_stride, int) or self.point_stride < 1:
+            out.append(f'point_stride must be >= 1, got {self.point_stride}')
+        if self.colormap not in COLORMAPS:
+            out.append(f'colormap must be one of {", ".join(COLORMAPS)}, got {self.colormap!r}')
+        if self.colorized_min_depth < 0 or self.colorized_min_depth >= self.colorized_max_depth:
+            out.append(f'need 0 <= colorized_min_depth < colorized_max_depth, got '
+                       f'{self.colorized_min_depth}, {self.colorized_max_depth}')
+        if self.relative_output and (self.depth_encoding != '32FC1' or self.min_depth
+                                     or self.max_depth):
+            out.append('relative_output: a relative output has no unit, so it is published as '
+                       '32FC1 and min_depth / max_depth do not apply')
+        return out
+
+    def validated(self) -> 'OutputOptions':
+        """
+        Return ``self`` when valid.
+
+        :raises ValueError: listing every problem
+        """
+        problems = self.problems()
+        if problems:
+            raise ValueError('; '.join(problems))
+        return self
+
+    def depth_range(self, model_min: float, model_max: float) -> Tuple[float, float]:
+        """Return the published (min, max) depth: the options, 0 meaning the model's bound."""
+        return (self.min_depth or model_min, self.max_depth or model_max)
+
+
+def output_topics(options: OutputOptions,
+                  keys: Optional[Iterable[str]] = None) -> Dict[str, str]:
+    """
+    Name the outputs' topics, relative to the node's or the bag's namespace.
+
+    :param options: the output options (relative mode: depth on ``depth/relative``, no cloud, no
+        colourised depth)
+    :param keys: the outputs wanted (default: all the mode has)
+    :return: output key -> topic
+    """
+    topics = dict(OUTPUT_TOPICS)
+    if options.relative_output:
+        topics = {k: t for k, t in topics.items() if k in RELATIVE_OUTPUT_KEYS}
+        topics['depth'] = RELATIVE_DEPTH_TOPIC
+    if keys is not None:
+        wanted = set(keys)
+        topics = {k: t for k, t in topics.items() if k in wanted}
+    return topics
 
 
 @dataclass
@@ -122,6 +246,84 @@ def estimate(estimator: DepthEstimator, rgb: np.ndarray,
                       depth=np.asarray(result.depth, dtype=np.float32),
                       confidence=np.asarray(result.confidence, dtype=np.float32),
                       timings_ms=dict(result.timings_ms))
+
+
+def gate_depth(depth: np.ndarray, confidence: np.ndarray, min_depth: float, max_depth: float,
+               min_confidence: float = 0.0) -> np.ndarray:
+    """
+    Invalidate (NaN) depth outside ``[min_depth, max_depth]`` or below ``min_confidence``.
+
+    Applied before publishing, so the depth image, the point cloud and a cloud that
+    depth_image_proc would compute from the published depth all agree.
+
+    :param depth: H x W float32 metres, NaN invalid
+    :param confidence: H x W float32 in [0, 1]
+    :param min_depth: metres
+    :param max_depth: metres
+    :param min_confidence: 0..1
+    :return: H x W float32 copy with NaN where invalid
+    """
+    d = np.asarray(depth, dtype=np.float32)
+    # Compare in float32: the model clips depth to float32(min_depth), which can lie just below
+    # the float64 bound (float32(0.7) < 0.7), and a clipped pixel must stay valid.
+    lo, hi = np.float32(min_depth), np.float32(max_depth)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(d) & (d >= lo) & (d <= hi)
+        if min_confidence > 0.0:
+            valid &= np.asarray(confidence) >= min_confidence
+    return np.where(valid, d, np.float32(np.nan)).astype(np.float32, copy=False)
+
+
+def gate(frame: 'FrameDepth', spec: Any, options: OutputOptions) -> 'FrameDepth':
+    """
+    Apply the published depth range and confidence threshold to a frame.
+
+    :param frame: the estimate
+    :param spec: the model's ``ModelSpec`` (its range fills the bounds left at 0)
+    :param options: the output options
+    :return: the frame with gated depth (a relative output: the confidence threshold only)
+    """
+    if options.relative_output or not getattr(spec, 'is_metric', True):
+        lo, hi = -np.inf, np.inf
+    else:
+        lo, hi = options.depth_range(spec.min_depth, spec.max_depth)
+    return replace(frame, depth=gate_depth(frame.depth, frame.confidence, lo, hi,
+                                           options.min_confidence))
+
+
+def colorized(depth: np.ndarray, options: OutputOptions) -> np.ndarray:
+    """
+    Colourise depth as the ``depth/colorized`` output does (fixed metric range, bgr8).
+
+    :param depth: H x W float32 metres, NaN invalid
+    :param options: colormap, range and legend
+    :return: H x W x 3 uint8 BGR
+    """
+    return colorize_depth(depth, options.colorized_min_depth, options.colorized_max_depth,
+                          legend=options.colorized_legend,
+                          colormap=getattr(cv2, 'COLORMAP_' + options.colormap.upper()))
+
+
+def output_fields(frame: 'FrameDepth', info: Any, options: OutputOptions,
+                  keys: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+    """
+    Field dicts of the wanted output messages of one (gated) frame; all built before any is used.
+
+    :param frame: the gated frame
+    :param info: the CameraInfo the intrinsics came from, or None (fallback intrinsics)
+    :param options: the output options
+    :param keys: output keys (of :func:`output_topics`)
+    :return: key -> fields (:func:`conversions.fill`-ready; the caller adds the header)
+    """
+    builders = {
+        'depth': lambda: depth_fields(frame, options.depth_encoding),
+        'depth_camera_info': lambda: camera_info_fields(frame, info),
+        'points': lambda: points_fields(frame, options.point_stride, options.points_rgb),
+        'confidence': lambda: confidence_fields(frame),
+        'colorized': lambda: conversions.numpy_to_image_fields(colorized(frame.depth, options),
+                                                               'bgr8'),
+    }
+    return {key: builders[key]() for key in keys}
 
 
 def depth_fields(frame: FrameDepth, encoding: str = '32FC1') -> Dict[str, Any]:

@@ -286,6 +286,8 @@ def test_bag_refuses_a_relative_model_unless_asked_and_then_writes_depth_relativ
     assert not (tmp_path / 'out').exists()
     assert cli.main(args + ['--points', '--relative-output']) == 1
     assert 'without points' in capsys.readouterr().err
+    assert cli.main(args + ['--depth-encoding', '16UC1', '--relative-output']) == 1
+    assert 'relative output has no unit' in capsys.readouterr().err
     assert cli.main(args + ['--relative-output']) == 0, capsys.readouterr().err
     out = read_bag(tmp_path / 'out')
     assert '/cam/depth' not in out and '/cam/points' not in out

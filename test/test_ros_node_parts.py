@@ -29,9 +29,9 @@ from disdepth_core.geometry import CameraIntrinsics
 from disdepth_ros import diagnostics
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import DEFAULTS
-from disdepth_ros.node_config import gate_depth
 from disdepth_ros.node_config import NodeConfig
 from disdepth_ros.node_config import PARAMETERS
+from disdepth_ros.pipeline import gate_depth
 from disdepth_ros.sync import Frame
 from disdepth_ros.sync import LatestFrameSlot
 from disdepth_ros.sync import StampMatcher
@@ -49,7 +49,7 @@ def test_defaults_are_valid_and_outputs_reliable():
     assert all(config.qos[k].reliability == 'reliable'
                for k in ('depth', 'depth_camera_info', 'points', 'confidence', 'colorized'))
     assert not config.has_fallback and config.fallback_intrinsics(64, 48) is None
-    assert config.depth_range(0.1, 10.0) == (0.1, 10.0)
+    assert config.output_options().depth_range(0.1, 10.0) == (0.1, 10.0)
     assert all(spec.description for spec in PARAMETERS)
 
 
@@ -310,18 +310,46 @@ def test_node_startup_error_names_the_model(context, tmp_path):
                   cli_args=['--ros-args', '-p', f'model:={missing}'])
 
 
-def test_extra_engines_hook(monkeypatch):
+def test_the_node_uses_the_core_engine_plugins(monkeypatch):
     pytest.importorskip('rclpy')
+    from disdepth_core import inference
     from disdepth_ros import depth_node
-    assert depth_node.extra_engines({}) == {}
-    env = {depth_node.EXTRA_ENGINES_ENV: 'fake=ros_helpers:make_fake_estimator, x=a.b:c'}
-    assert depth_node.extra_engines(env) == {'fake': ('ros_helpers', 'make_fake_estimator'),
+    env = {inference.ENGINE_PLUGINS_ENV: 'fake=ros_helpers:make_fake_estimator, x=a.b:c'}
+    assert inference.engine_plugins(env) == {'fake': ('ros_helpers', 'make_fake_estimator'),
                                              'x': ('a.b', 'c')}
-    with pytest.raises(ValueError, match='expected name=module:function'):
-        depth_node.extra_engines({depth_node.EXTRA_ENGINES_ENV: 'broken'})
-    monkeypatch.setenv(depth_node.EXTRA_ENGINES_ENV, 'fake=ros_helpers:make_fake_estimator')
+    monkeypatch.setenv(inference.ENGINE_PLUGINS_ENV, 'fake=ros_helpers:make_fake_estimator')
     estimator = depth_node.create_estimator_for(NodeConfig.from_values({'engine': 'fake'}))
     assert estimator.info.engine == 'fake'
+
+
+def test_relative_models_are_refused_unless_asked_and_then_publish_depth_relative(context):
+    pytest.importorskip('rclpy')
+    from dataclasses import replace
+    from disdepth_ros.depth_node import DepthNode
+    from disdepth_ros.depth_node import NodeStartupError
+    import ros_helpers as rh
+
+    def relative_factory(config):
+        est = rh.make_fake_estimator(None)
+        est.spec = replace(est.spec, output_kind='relative_disparity')
+        return est
+
+    with pytest.raises(NodeStartupError, match='predicts relative disparity.*relative_output'):
+        DepthNode(estimator_factory=relative_factory, context=context)
+    node = DepthNode(estimator_factory=relative_factory, context=context,
+                     cli_args=['--ros-args', '-p', 'relative_output:=true'])
+    try:
+        topics = {pub.topic_name for pub in node._publishers_by_key.values()}
+        assert topics == {'/depth/relative', '/depth/camera_info', '/depth/confidence'}
+    finally:
+        node.destroy_node()
+    with pytest.raises(NodeStartupError, match='predicts metric depth'):
+        DepthNode(estimator_factory=_fake_factory, context=context,
+                  cli_args=['--ros-args', '-p', 'relative_output:=true'])
+    with pytest.raises(NodeStartupError, match='relative output has no unit'):
+        DepthNode(estimator_factory=relative_factory, context=context,
+                  cli_args=['--ros-args', '-p', 'relative_output:=true', '-p',
+                            'depth_encoding:=16UC1'])
 
 
 def test_lifecycle_node_shares_the_parameters_and_refuses_wrong_order(context):

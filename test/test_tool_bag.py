@@ -34,7 +34,9 @@ from disdepth_core.inference.base import EngineInfo
 from disdepth_core.modelspec import ModelSpec
 from disdepth_ros import bag
 from disdepth_ros import cli
+from disdepth_ros import pipeline
 from disdepth_ros.conversions import pointcloud2_to_xyz
+from disdepth_ros.pipeline import OutputOptions
 
 TS = get_typestore(Stores.ROS2_KILTED)
 H, W = 64, 96
@@ -166,7 +168,8 @@ def test_bag_to_bag_matches_direct_engine_output(tmp_path: Path, storage: str) -
     assert summary.images == 5 and est.calls == 5
     assert summary.storage == storage
     assert summary.intrinsics_sources == {'exact': 5}
-    assert summary.topics == {'depth': '/cam/depth', 'camera_info': '/cam/depth/camera_info',
+    assert summary.topics == {'depth': '/cam/depth',
+                              'depth_camera_info': '/cam/depth/camera_info',
                               'confidence': '/cam/depth/confidence', 'points': '/cam/points'}
     assert leftovers(tmp_path) == []
     suffix = '.mcap' if storage == 'mcap' else '.db3'
@@ -329,8 +332,9 @@ def test_compressed_bgr_input_and_namespace(tmp_path: Path) -> None:
     src = write_bag(tmp_path / 'in', frames=2, compressed=True,
                     image_topic='/cam/image_raw/compressed')
     bag.process_bag(src, tmp_path / 'out', bag.BagOptions(
-        '/cam/image_raw/compressed', namespace='robot/front', depth_encoding='16UC1',
-        progress=False), FakeEstimator(), log=lambda s: None)
+        '/cam/image_raw/compressed', namespace='robot/front',
+        outputs=OutputOptions(depth_encoding='16UC1'), progress=False), FakeEstimator(),
+        log=lambda s: None)
     out = read_bag(tmp_path / 'out')
     assert '/robot/front/depth' in out and '/robot/front/points' not in out
     depth = out['/robot/front/depth'][1][1]
@@ -394,8 +398,8 @@ def test_cli_with_the_onnx_engine_matches_the_direct_engine_output(
 def test_depth_gating_matches_the_node_parameters(tmp_path: Path) -> None:
     src = write_bag(tmp_path / 'in', frames=2)
     bag.process_bag(src, tmp_path / 'out', bag.BagOptions(
-        '/cam/image_raw', min_confidence=0.5, max_depth=2.0, progress=False), FakeEstimator(),
-        log=lambda s: None)
+        '/cam/image_raw', outputs=OutputOptions(min_confidence=0.5, max_depth=2.0),
+        progress=False), FakeEstimator(), log=lambda s: None)
     k = CameraIntrinsics(FX, FY, CX, CY, W, H)
     for i, (_, msg, _) in enumerate(read_bag(tmp_path / 'out')['/cam/depth']):
         ref = FakeEstimator().predict(frame_rgb(i), k)
@@ -403,6 +407,35 @@ def test_depth_gating_matches_the_node_parameters(tmp_path: Path) -> None:
         got = as_float_image(msg)
         np.testing.assert_array_equal(got[keep], ref.depth[keep])
         assert np.isnan(got[~keep]).all() and 0 < keep.sum() < keep.size
-    with pytest.raises(bag.BagError, match='min_depth < max_depth'):
+    with pytest.raises(bag.BagError, match='must be < max_depth'):
         bag.process_bag(src, tmp_path / 'o2', bag.BagOptions(
-            '/cam/image_raw', min_depth=3.0, max_depth=2.0, progress=False), FakeEstimator())
+            '/cam/image_raw', outputs=OutputOptions(min_depth=3.0, max_depth=2.0),
+            progress=False), FakeEstimator())
+    # validated in one place: what the node refuses, the bag refuses, with the same words
+    from disdepth_ros.node_config import ConfigError
+    from disdepth_ros.node_config import NodeConfig
+    with pytest.raises(ConfigError, match=r'min_confidence must be in \[0, 1\], got 5'):
+        NodeConfig.from_values({'min_confidence': 5.0})
+    with pytest.raises(bag.BagError, match=r'min_confidence must be in \[0, 1\], got 5'):
+        bag.process_bag(src, tmp_path / 'o3', bag.BagOptions(
+            '/cam/image_raw', outputs=OutputOptions(min_confidence=5.0), progress=False),
+            FakeEstimator())
+
+
+def test_colorized_output_is_what_the_node_publishes(tmp_path: Path) -> None:
+    from disdepth_ros.pipeline import colorized
+    from disdepth_ros.pipeline import gate
+    src = write_bag(tmp_path / 'in', frames=2)
+    options = OutputOptions(colorized_min_depth=0.5, colorized_max_depth=4.0, colormap='jet')
+    s = bag.process_bag(src, tmp_path / 'out', bag.BagOptions(
+        '/cam/image_raw', colorized=True, outputs=options, progress=False), FakeEstimator(),
+        log=lambda s: None)
+    assert s.topics['colorized'] == '/cam/depth/colorized'
+    k = CameraIntrinsics(FX, FY, CX, CY, W, H)
+    est = FakeEstimator()
+    for i, (_, msg, _) in enumerate(read_bag(tmp_path / 'out')['/cam/depth/colorized']):
+        assert msg.encoding == 'bgr8'
+        frame = pipeline.estimate(est, frame_rgb(i), k)
+        expected = colorized(gate(frame, est.spec, options).depth, options)
+        np.testing.assert_array_equal(np.frombuffer(bytes(msg.data), np.uint8).reshape(
+            H, W, 3), expected)
