@@ -33,7 +33,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'synth': ('disdepth_core.data.synth_cli', 'generate synthetic RGB-D scenes (exact depth)'),
     'train': ('disdepth_core.training.cli', 'train teacher / student / acclimate / distill'),
     'eval': ('disdepth_core.evaluation', 'evaluate a model on an RGB-D folder, NYU or KITTI'),
-    'export': ('disdepth_core.export', 'export a checkpoint to ONNX'),
+    'export': ('disdepth_ros.commands.export', 'export a checkpoint to ONNX'),
     'infer': ('disdepth_core.infer_cli', 'run a model on image files'),
     'adopt': ('disdepth_core.adopt.cli', 'make a foreign depth network (ONNX, Hugging Face '
               'folder) a disdepth model'),

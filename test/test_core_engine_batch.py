@@ -158,7 +158,7 @@ def test_onnx_batch_needs_a_dynamic_batch_axis(tmp_path) -> None:
 def test_export_dynamic_batch_option(tmp_path, capsys) -> None:
     pytest.importorskip('onnxruntime')
     onnx = pytest.importorskip('onnx')
-    from disdepth_core import export
+    from disdepth_ros.commands import export
     from disdepth_core.checkpoint import save_checkpoint
     from disdepth_core.inference.onnx_engine import OnnxEstimator
     cfg = StudentConfig(n_bins=16, decoder_width=32, decoder_min_width=8, bins_hidden=32)

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import torch
 
-from disdepth_core import export
 from disdepth_core.export import export_onnx
 from disdepth_core.export import ExportError
 from disdepth_core.export import optimize_for_onnxruntime
@@ -32,6 +31,7 @@ from disdepth_core.models import StudentConfig
 from disdepth_core.models import TeacherConfig
 from disdepth_core.modelspec import ModelSpec
 from disdepth_core.modelspec import ONNX_METADATA_KEY
+from disdepth_ros.commands import export
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
