@@ -28,18 +28,20 @@ from typing import Dict, List, Optional, Tuple
 from disdepth_ros import __version__
 
 # name -> (module, one-line help).  Add a subcommand by adding a line here.
+# command -> (module with add_arguments / run, help); the modules live in disdepth_ros.commands
 COMMANDS: Dict[str, Tuple[str, str]] = {
-    'info': ('disdepth_ros.info', 'print versions, inference providers and the packaged model'),
+    'info': ('disdepth_ros.commands.info', 'print versions, inference providers and the model'),
     'synth': ('disdepth_core.data.synth_cli', 'generate synthetic RGB-D scenes (exact depth)'),
-    'train': ('disdepth_core.training.cli', 'train teacher / student / acclimate / distill'),
-    'eval': ('disdepth_core.evaluation', 'evaluate a model on an RGB-D folder, NYU or KITTI'),
+    'train': ('disdepth_ros.commands.train', 'train: stages teacher, student, acclimate, '
+              'distill, label_distill'),
+    'eval': ('disdepth_ros.commands.eval', 'evaluate a model on an RGB-D folder, NYU or KITTI'),
     'export': ('disdepth_ros.commands.export', 'export a checkpoint to ONNX'),
-    'infer': ('disdepth_core.infer_cli', 'run a model on image files'),
-    'adopt': ('disdepth_core.adopt.cli', 'make a foreign depth network (ONNX, Hugging Face '
+    'infer': ('disdepth_ros.commands.infer', 'run a model on image files'),
+    'adopt': ('disdepth_ros.commands.adopt', 'make a foreign depth network (ONNX, Hugging Face '
               'folder) a disdepth model'),
     'bench': ('disdepth_core.bench', 'benchmark engines, models and sizes'),
-    'bag': ('disdepth_ros.bag', 'add depth, camera info and points to a rosbag2'),
-    'demo': ('disdepth_ros.demo', 'run the node on a synthetic sequence and record a bag'),
+    'bag': ('disdepth_ros.commands.bag', 'add depth, camera info and points to a rosbag2'),
+    'demo': ('disdepth_ros.commands.demo', 'run the node on a synthetic sequence, record a bag'),
 }
 
 

@@ -14,10 +14,8 @@
 
 """``disdepth info``: versions, inference providers and the packaged model."""
 
-import argparse
 import importlib.metadata
 import importlib.util
-import json
 import platform
 from typing import Any, Dict, List
 
@@ -66,28 +64,3 @@ def _torch_cuda() -> str:
     if torch.cuda.is_available():
         return f'available ({torch.cuda.get_device_name(0)})'
     return 'not available'
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``disdepth info`` options."""
-    parser.add_argument('--json', action='store_true', help='print as JSON')
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the report."""
-    info = collect()
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(f'python {info["python"]} on {info["platform"]}')
-    for name, version in info['versions'].items():
-        print(f'  {name:16s} {version}')
-    providers = info['onnxruntime_providers']
-    print('onnxruntime providers: ' + (', '.join(providers) if providers else 'none'))
-    if 'CUDAExecutionProvider' in providers:
-        print('  (listed providers may still fail to load without a GPU driver; the engine logs '
-              'which one really runs)')
-    print(f'torch CUDA: {info["torch_cuda"]}')
-    for kind, path in info['packaged_model'].items():
-        print(f'packaged model ({kind}): {path or "missing"}')
-    return 0

@@ -47,7 +47,7 @@ from disdepth_core.models import DisDepthStudent
 from disdepth_core.models import TeacherConfig
 from disdepth_core.models.teacher import onnx_teacher_spec
 from disdepth_core.models.teacher import read_onnx_metadata
-from disdepth_core.training.cli import build_config
+from disdepth_core.training.config import load_train_config
 from disdepth_core.training.data import build_mix
 from disdepth_core.training.data import collate
 from disdepth_core.training.loop import fit
@@ -111,10 +111,10 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny(teacher: Path, data, cache: Path, *overrides: str):
     """The packaged tiny config as a label_distill run (``data``: an image folder, or None)."""
     entry = [] if data is None else ['data.train.0.name=unlabeled', f'data.train.0.root={data}']
-    return build_config('tiny', ['stage=label_distill', 'model.teacher.kind=onnx',
-                                 f'model.teacher.onnx_path={teacher}', *entry,
-                                 f'label_distill.cache_dir={cache}', 'log.tensorboard=false',
-                                 *overrides])
+    return load_train_config('tiny', ['stage=label_distill', 'model.teacher.kind=onnx',
+                                      f'model.teacher.onnx_path={teacher}', *entry,
+                                      f'label_distill.cache_dir={cache}', 'log.tensorboard=false',
+                                      *overrides])
 
 
 class CountingPredict:
@@ -163,7 +163,7 @@ def test_onnx_teacher_config_errors_name_the_file(teachers: dict, tmp_path: Path
 
 def test_label_distill_config_is_checked(teachers: dict, frames: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match='kind: onnx'):
-        build_config('tiny', ['stage=label_distill'])
+        load_train_config('tiny', ['stage=label_distill'])
     with pytest.raises(ConfigError, match='needs a metric teacher.*ssi'):
         tiny(teachers['relative'], frames, tmp_path, 'label_distill.loss=metric')
     with pytest.raises(ConfigError, match='label_distill.loss'):

@@ -27,7 +27,7 @@ from disdepth_core.config import ConfigError
 from disdepth_core.data.rgbd_folder import RGBDFolderWriter
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.models import DisDepthStudent
-from disdepth_core.training.cli import build_config
+from disdepth_core.training.config import load_train_config
 from disdepth_core.training.data import canonical_targets
 from disdepth_core.training.data import collate
 from disdepth_core.training.data import MixSampler
@@ -56,9 +56,10 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny(frames: Path, *overrides: str):
     """The packaged tiny config on the fixture frames (train and validation)."""
-    return build_config('tiny', ['data.train.0.name=rgbd_folder', f'data.train.0.root={frames}',
-                                 'data.val.0.name=rgbd_folder', f'data.val.0.root={frames}',
-                                 'data.val.0.select=-2:', *overrides])
+    return load_train_config('tiny', ['data.train.0.name=rgbd_folder',
+                                      f'data.train.0.root={frames}',
+                                      'data.val.0.name=rgbd_folder', f'data.val.0.root={frames}',
+                                      'data.val.0.select=-2:', *overrides])
 
 
 @pytest.fixture(scope='module')
@@ -123,7 +124,7 @@ def test_merged_config_is_saved_next_to_the_checkpoint(frames: Path, tmp_path: P
     assert saved['optim']['weight_decay'] == pytest.approx(0.1)  # dataclass default
     meta = json.loads((tmp_path / 'final.json').read_text())
     assert meta['train']['optim']['lr'] == pytest.approx(2e-3)
-    assert build_config(str(tmp_path / 'config.yaml'), []) == cfg
+    assert load_train_config(str(tmp_path / 'config.yaml'), []) == cfg
 
 
 def test_config_errors_are_clear(frames: Path) -> None:
@@ -134,7 +135,7 @@ def test_config_errors_are_clear(frames: Path) -> None:
     with pytest.raises(ConfigError, match='selection'):
         tiny(frames, 'data.train.0.select=3')
     with pytest.raises(ConfigError, match='not found'):
-        build_config('no_such_config', [])
+        load_train_config('no_such_config', [])
 
 
 def test_acclimate_joint_trains_only_fam_and_ghost(acclimated_ckpt: Path,
@@ -293,7 +294,7 @@ def test_unlabeled_and_labelled_samples_collate_together(frames: Path) -> None:
 @pytest.mark.parametrize('name', ['nyu', 'kitti', 'indoor_experiment', 'tiny'])
 def test_packaged_configs_load_and_their_augmentation_builds(name: str) -> None:
     from disdepth_core.training.data import make_augmenter
-    cfg = build_config(name, [])
+    cfg = load_train_config(name, [])
     assert cfg.data.input_height % 32 == 0 and cfg.data.input_width % 32 == 0
     if cfg.data.augment is not None:
         for entry in cfg.data.train:
@@ -315,7 +316,7 @@ def test_overrides_may_sit_between_options(tmp_path: Path) -> None:
     args = parser.parse_args(['train', '--config', 'tiny', 'seed=3', '--out', str(tmp_path),
                               'optim.lr=0.5', '--quiet'])
     assert args.overrides == ['seed=3', 'optim.lr=0.5'] and args.quiet
-    cfg = build_config(args.config, args.overrides)
+    cfg = load_train_config(args.config, args.overrides)
     assert cfg.seed == 3 and cfg.optim.lr == 0.5
 
 
@@ -362,12 +363,10 @@ def test_kd_balance_matches_the_supervised_loss_at_the_first_step(
 def test_one_override_parser_for_the_cli_and_the_library() -> None:
     from disdepth_core.config import apply_overrides
     from disdepth_core.config import ConfigError
-    from disdepth_core.training.cli import build_config
     from disdepth_core.training.config import load_train_config
     overrides = ['data.train.0.name=synthetic', 'data.train.0.select=0:30',
                  'data.train.1.name=synthetic', 'optim.lr=0.002']
     library = load_train_config('tiny', overrides)
-    assert build_config('tiny', overrides) == library
     assert library.data.train[0].select == '0:30' and library.optim.lr == 0.002
     assert len(library.data.train) == 2
     assert apply_overrides({'a': [{'b': 1}]}, ['a.0.b=2', 'a.1.b=3']) == {

@@ -21,12 +21,12 @@ import cv2
 import numpy as np
 import pytest
 
-from disdepth_core.infer_cli import default_fov_deg
 from disdepth_core.inference.toymodel import TOY_GAIN
 from disdepth_core.inference.toymodel import TOY_OFFSET
 from disdepth_core.inference.toymodel import TOY_SPEC
 from disdepth_core.inference.toymodel import write_toy_onnx
 from disdepth_ros.cli import main
+from disdepth_ros.commands.infer import default_fov_deg
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnx')

@@ -26,7 +26,7 @@ import torch
 from disdepth_core.checkpoint import load_checkpoint
 from disdepth_core.data.rgbd_folder import RGBDFolderWriter
 from disdepth_core.geometry import CameraIntrinsics
-from disdepth_core.training.cli import build_config
+from disdepth_core.training.config import load_train_config
 from disdepth_core.training.loop import fit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +49,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(6):
             writer.add(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8),
                        np.full((72, 96), 1.0 + 0.5 * i, np.float32))
-    cfg = build_config('tiny', ['data.train.0.name=rgbd_folder',
-                                f'data.train.0.root={root / "frames"}', 'schedule.max_steps=2'])
+    cfg = load_train_config('tiny', ['data.train.0.name=rgbd_folder',
+                                     f'data.train.0.root={root / "frames"}',
+                                     'schedule.max_steps=2'])
     fit(cfg, root / 'student', quiet=True)
     return root
 

@@ -129,7 +129,7 @@ def run_arm(name: str, teacher: Path, args: argparse.Namespace,
     """Distil one teacher; return the errors before and after, and the timings."""
     from disdepth_core.inference import create_estimator
     from disdepth_core.inference.torch_engine import TorchEstimator
-    from disdepth_core.training.cli import build_config
+    from disdepth_core.training.config import load_train_config
     from disdepth_core.training.loop import fit
     from disdepth_core.training.loop import seed_everything
     from disdepth_core.training.stages import build_task
@@ -140,7 +140,7 @@ def run_arm(name: str, teacher: Path, args: argparse.Namespace,
     if args.real and Path(args.real).is_dir():
         train += ['data.train.1.name=unlabeled', f'data.train.1.root={args.real}',
                   'data.train.1.select=0:30', 'data.train.1.options={}']
-    cfg = build_config('label_distill', [
+    cfg = load_train_config('label_distill', [
         f'model.teacher.onnx_path={teacher}', *TINY_STUDENT, *train, 'device=cpu',
         f'threads={args.threads}', 'data.workers=0', f'data.batch_size={args.batch}',
         f'data.input_height={args.input_hw[0]}', f'data.input_width={args.input_hw[1]}',

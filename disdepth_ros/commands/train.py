@@ -32,9 +32,10 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 from disdepth_core.config import ConfigError
+from disdepth_core.training.config import load_train_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,19 +85,6 @@ def _parse_intermixed(parser: argparse.ArgumentParser) -> None:
     parser.parse_known_args = intermixed  # type: ignore[method-assign]
 
 
-def build_config(config: Optional[str], overrides: List[str]) -> Any:
-    """
-    Merge defaults <- YAML <- ``key.sub=value`` overrides (list items addressable by index).
-
-    :param config: YAML path / packaged name, or None
-    :param overrides: ``key=value`` strings (values parsed as YAML)
-    :return: the TrainConfig
-    :raises ConfigError: for a malformed override, unknown key or wrong type
-    """
-    from disdepth_core.training.config import load_train_config
-    return load_train_config(config, overrides)
-
-
 def run(args: argparse.Namespace) -> int:
     """
     Run ``disdepth train``.
@@ -130,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             config = str(saved)
     try:
-        cfg = build_config(config, overrides)
+        cfg = load_train_config(config, overrides)
     except (ConfigError, ValueError, OSError) as exc:
         print(f'disdepth train: {exc}', file=sys.stderr)
         return 2

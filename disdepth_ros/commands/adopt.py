@@ -17,7 +17,7 @@
 import argparse
 from pathlib import Path
 import sys
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 from disdepth_core.adopt import AdoptError
 from disdepth_core.adopt import AdoptOptions
@@ -111,10 +111,3 @@ def run(args: argparse.Namespace) -> int:
         uses[1] += ' relative_output:=true   (relative disparity: never on a metric topic)'
     print('  run it with:  ' + '\n                '.join(uses))
     return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command outside the ``disdepth`` dispatcher."""
-    parser = argparse.ArgumentParser(prog='disdepth adopt')
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
