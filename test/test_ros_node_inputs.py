@@ -150,13 +150,16 @@ def test_reliable_camera_without_our_profile_gets_depth_at_every_start(tmp_path)
                    'publisher (1) offers reliable)' in out, out
     print(f'per start: frames with depth, first-depth delay (s), frames without, drops, '
           f'frames the node received: {runs}')
-    for got, first, _, _, received in runs:
+    for got, first, _, drops, received in runs:
         assert first is not None and first < 3.0, runs
-        # The frames reach the node (the QoS part: best effort got 30-40 % through here) and
-        # most get depth.  Without our profile the camera's reliable repairs wait for its
-        # heartbeats, so late frames come in bursts and the latest-frame policy skips some
-        # (dropped.superseded), more so on a loaded machine.
-        assert received >= 0.9 * FRAMES and got >= 0.6 * FRAMES, runs
+        # The frames reach the node (the QoS part: best effort got 30-40 % through here).
+        # Without our profile the camera's reliable repairs wait for its heartbeats, so late
+        # frames come in bursts and the latest-frame policy skips some (dropped.superseded),
+        # more so on a loaded machine: every frame the node received is published or
+        # superseded, none is lost for another reason.
+        assert received >= 0.9 * FRAMES, runs
+        assert set(drops) <= {'dropped.superseded'}, runs
+        assert got + int(drops.get('dropped.superseded', 0)) >= received - 1, runs
 
 
 def test_best_effort_camera_gets_a_best_effort_subscription(tmp_path):
