@@ -15,7 +15,12 @@
 """
 Procedural RGB-D scenes with exact metric depth: a vectorised numpy ray caster.
 
-Scenes are made of analytic primitives (a room = the inside of an axis-aligned box, a ground
+Two scene versions, chosen with ``scenes='v1'`` (the default) or ``'v2'`` wherever a sequence is
+made (:func:`make_sequence`, the ``synthetic`` dataset, ``disdepth synth --scenes``).  ``v1`` is
+frozen (the same seed gives the same frames, bit for bit) and described here; ``v2`` is in
+:mod:`~disdepth_core.data.synthetic.interiors`.
+
+``v1`` scenes are made of analytic primitives (a room = the inside of an axis-aligned box, a ground
 plane, boxes rotated about the vertical axis, spheres), textured with procedural, multi-scale
 patterns at fixed metric sizes (so texture carries scale cues), lit by Lambertian shading from
 point or directional lights plus ambient light, with hard shadows.  Two presets:
@@ -37,17 +42,23 @@ Modules: :mod:`~disdepth_core.data.synthetic.textures` (noise, patterns, materia
 :mod:`~disdepth_core.data.synthetic.geometry` (primitives, the first-hit ray cast),
 :mod:`~disdepth_core.data.synthetic.shading` (lights, scenes, :func:`render`),
 :mod:`~disdepth_core.data.synthetic.cameras` (poses, intrinsics),
-:mod:`~disdepth_core.data.synthetic.sampling` (the presets: random scenes and trajectories),
+:mod:`~disdepth_core.data.synthetic.sampling` (the ``v1`` presets: random scenes and
+trajectories), :mod:`~disdepth_core.data.synthetic.interiors` and
+:mod:`~disdepth_core.data.synthetic.furniture` (``v2`` scenes and their compound objects),
+:mod:`~disdepth_core.data.synthetic.photos` (photographic textures),
+:mod:`~disdepth_core.data.synthetic.imaging` (the ``v2`` camera),
 :mod:`~disdepth_core.data.synthetic.dataset` (sequences, the ``synthetic`` dataset).
 """
 
 from disdepth_core.data.synthetic.cameras import look_pose
 from disdepth_core.data.synthetic.cameras import random_intrinsics
 from disdepth_core.data.synthetic.dataset import make_sequence
+from disdepth_core.data.synthetic.dataset import SCENE_VERSIONS
 from disdepth_core.data.synthetic.dataset import SyntheticDataset
 from disdepth_core.data.synthetic.dataset import SyntheticSequence
 from disdepth_core.data.synthetic.geometry import Box
 from disdepth_core.data.synthetic.geometry import cast
+from disdepth_core.data.synthetic.geometry import Cylinder
 from disdepth_core.data.synthetic.geometry import Ground
 from disdepth_core.data.synthetic.geometry import Primitive
 from disdepth_core.data.synthetic.geometry import Room
@@ -61,13 +72,14 @@ from disdepth_core.data.synthetic.shading import Light
 from disdepth_core.data.synthetic.shading import render
 from disdepth_core.data.synthetic.shading import RenderResult
 from disdepth_core.data.synthetic.shading import Scene
+from disdepth_core.data.synthetic.shading import shade
 from disdepth_core.data.synthetic.textures import fbm
 from disdepth_core.data.synthetic.textures import Material
 from disdepth_core.data.synthetic.textures import PATTERNS
 from disdepth_core.data.synthetic.textures import value_noise
 
-__all__ = ['Box', 'Ground', 'Light', 'Material', 'PATTERNS', 'PRESETS', 'PRESET_FAR',
-           'PRESET_HFOV', 'Primitive', 'RenderResult', 'Room', 'Scene', 'Sphere',
-           'SyntheticDataset', 'SyntheticSequence', 'cast', 'fbm', 'look_pose',
-           'make_indoor_scene', 'make_sequence', 'make_street_scene', 'random_intrinsics',
-           'render', 'value_noise']
+__all__ = ['Box', 'Cylinder', 'Ground', 'Light', 'Material', 'PATTERNS', 'PRESETS',
+           'PRESET_FAR', 'PRESET_HFOV', 'Primitive', 'RenderResult', 'Room', 'SCENE_VERSIONS',
+           'Scene', 'Sphere', 'SyntheticDataset', 'SyntheticSequence', 'cast', 'fbm',
+           'look_pose', 'make_indoor_scene', 'make_sequence', 'make_street_scene',
+           'random_intrinsics', 'render', 'shade', 'value_noise']

@@ -28,7 +28,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from disdepth_core.data.synthetic.textures import Material
+from disdepth_core.data.synthetic.textures import Albedo
 from disdepth_core.geometry import CameraIntrinsics
 
 # ----------------------------------------------------------------------------- primitives
@@ -40,9 +40,14 @@ def rot_z(yaw: float) -> np.ndarray:
 
 
 class Primitive:
-    """A ray-traceable object: intersection, surface normal + albedo, bounding corners."""
+    """
+    A ray-traceable object: intersection, surface normal + albedo, bounding corners.
+
+    ``occluder``: casts shadows; ``emission``: light the surface emits (times its albedo).
+    """
 
     occluder = True
+    emission = 0.0
 
     def intersect(self, o: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Return the ray parameter of the first hit in front of ``o`` (inf for a miss)."""
@@ -71,9 +76,9 @@ class Room(Primitive):
 
     lo: np.ndarray
     hi: np.ndarray
-    floor: Material
-    ceiling: Material
-    walls: Tuple[Material, Material, Material, Material]
+    floor: Albedo
+    ceiling: Albedo
+    walls: Tuple[Albedo, Albedo, Albedo, Albedo]
     occluder = False
 
     def intersect(self, o: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -81,7 +86,7 @@ class Room(Primitive):
         with np.errstate(divide='ignore', invalid='ignore'):
             t = np.where(d > 0, (self.hi - o) / d, (self.lo - o) / d)
         t = np.where(d == 0, np.inf, t)
-        return t.min(axis=-1)
+        return np.minimum(np.minimum(t[..., 0], t[..., 1]), t[..., 2])
 
     def surface(self, p: np.ndarray, d: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """See :class:`Primitive`."""
@@ -117,8 +122,8 @@ class Ground(Primitive):
     """
 
     height: float
-    material: Material
-    road: Optional[Material] = None
+    material: Albedo
+    road: Optional[Albedo] = None
     road_half: float = 0.0
     occluder = False
 
@@ -152,13 +157,15 @@ class Box(Primitive):
     :param yaw: rotation about z, radians
     :param material: side material
     :param top: material of the top face (None: same as the sides)
+    :param emission: emitted light (times the albedo; 0: none)
     """
 
     center: np.ndarray
     half: np.ndarray
     yaw: float
-    material: Material
-    top: Optional[Material] = None
+    material: Albedo
+    top: Optional[Albedo] = None
+    emission: float = 0.0
 
     def __post_init__(self) -> None:
         """Precompute the world->box rotation."""
@@ -173,8 +180,10 @@ class Box(Primitive):
         with np.errstate(divide='ignore', invalid='ignore'):
             t1 = (-self.half - ol) / dl
             t2 = (self.half - ol) / dl
-        tnear = np.minimum(t1, t2).max(axis=-1)
-        tfar = np.maximum(t1, t2).min(axis=-1)
+        lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
+        # explicit 3-way max / min: exact like .max(axis=-1), far faster on a short last axis
+        tnear = np.maximum(np.maximum(lo[..., 0], lo[..., 1]), lo[..., 2])
+        tfar = np.minimum(np.minimum(hi[..., 0], hi[..., 1]), hi[..., 2])
         hit = (tnear <= tfar) & (tnear > 1e-6)
         return np.where(hit, tnear, np.inf)
 
@@ -216,7 +225,7 @@ class Sphere(Primitive):
 
     center: np.ndarray
     radius: float
-    material: Material
+    material: Albedo
 
     def __post_init__(self) -> None:
         """Normalise the centre."""
@@ -245,6 +254,87 @@ class Sphere(Primitive):
         signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)],
                          np.float64)
         return self.center + signs * self.radius
+
+
+@dataclass
+class Cylinder(Primitive):
+    """
+    A closed vertical cylinder: axis through ``center`` (x, y), from ``center`` z up by ``height``.
+
+    Texture coordinates: arc length and height on the side, world x / y on the caps.
+
+    :param center: centre of the bottom cap (world)
+    :param radius: radius
+    :param height: height (> 0)
+    :param material: side material
+    :param top: material of the caps (None: same as the side)
+    :param emission: emitted light (times the albedo; 0: none)
+    """
+
+    center: np.ndarray
+    radius: float
+    height: float
+    material: Albedo
+    top: Optional[Albedo] = None
+    emission: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Normalise the centre."""
+        self.center = np.asarray(self.center, np.float64)
+
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """See :class:`Primitive`."""
+        ox = o[..., 0] - self.center[0]
+        oy = o[..., 1] - self.center[1]
+        dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
+        z0, z1 = self.center[2], self.center[2] + self.height
+        a = dx * dx + dy * dy
+        b = ox * dx + oy * dy
+        c = ox * ox + oy * oy - self.radius ** 2
+        disc = b * b - a * c
+        with np.errstate(invalid='ignore', divide='ignore'):
+            t_side = (-b - np.sqrt(disc)) / a
+            z_side = o[..., 2] + t_side * dz
+            side_ok = (disc >= 0) & (a > 0) & (t_side > 1e-6) & (z_side >= z0) & (z_side <= z1)
+            best = np.where(side_ok, t_side, np.inf)
+            for zc in (z0, z1):
+                t_cap = (zc - o[..., 2]) / dz
+                px = ox + t_cap * dx
+                py = oy + t_cap * dy
+                cap_ok = (dz != 0) & (t_cap > 1e-6) & (px * px + py * py <= self.radius ** 2)
+                best = np.where(cap_ok & (t_cap < best), t_cap, best)
+        return best
+
+    def surface(self, p: np.ndarray, d: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """See :class:`Primitive`."""
+        rel = p - self.center
+        rho = np.hypot(rel[:, 0], rel[:, 1])
+        d_side = np.abs(rho - self.radius)
+        d_bottom = np.abs(rel[:, 2])
+        d_top = np.abs(rel[:, 2] - self.height)
+        part = np.argmin(np.stack([d_side, d_bottom, d_top], 1), axis=1)
+        normals = np.zeros(p.shape, np.float32)
+        side = part == 0
+        safe = np.maximum(rho, 1e-12)
+        normals[side, 0] = rel[side, 0] / safe[side]
+        normals[side, 1] = rel[side, 1] / safe[side]
+        normals[part == 1, 2] = -1.0
+        normals[part == 2, 2] = 1.0
+        albedo = np.zeros(p.shape, np.float32)
+        if side.any():
+            arc = np.arctan2(rel[side, 1], rel[side, 0]) * self.radius
+            albedo[side] = self.material.albedo(arc, rel[side, 2])
+        caps = ~side
+        if caps.any():
+            mat = self.top if self.top is not None else self.material
+            albedo[caps] = mat.albedo(p[caps, 0], p[caps, 1])
+        return normals, albedo
+
+    def corners(self) -> np.ndarray:
+        """See :class:`Primitive`."""
+        r, h = self.radius, self.height
+        return self.center + np.array([[sx * r, sy * r, sz * h] for sx in (-1, 1)
+                                       for sy in (-1, 1) for sz in (0, 1)], np.float64)
 
 
 # ----------------------------------------------------------------------------- ray casting

@@ -34,21 +34,23 @@ from disdepth_core.data.synthetic.textures import Material
 # ----------------------------------------------------------------------------- presets
 
 
-def _pastel(rng: np.random.Generator, lo: float = 0.35, hi: float = 0.85) -> Color:
+def pastel(rng: np.random.Generator, lo: float = 0.35, hi: float = 0.85) -> Color:
+    """Return a random desaturated colour of brightness ``lo``..``hi`` (linear RGB)."""
     base = rng.uniform(lo, hi)
     return tuple(float(np.clip(base * rng.uniform(0.75, 1.2), 0.02, 0.98)) for _ in range(3))
 
 
-def _material(rng: np.random.Generator, choices: Sequence[str], scale: Tuple[float, float],
-              lo: float = 0.35, hi: float = 0.85) -> Material:
+def random_material(rng: np.random.Generator, choices: Sequence[str],
+                    scale: Tuple[float, float], lo: float = 0.35, hi: float = 0.85) -> Material:
+    """Return a random procedural material: a pattern of ``choices`` at a period in ``scale``."""
     pattern = str(rng.choice(list(choices)))
-    a = _pastel(rng, lo, hi)
+    a = pastel(rng, lo, hi)
     b = tuple(float(c * rng.uniform(0.35, 0.75)) for c in a)
     return Material(pattern, a, b, float(rng.uniform(*scale)), int(rng.integers(1 << 30)),
                     float(rng.uniform(0.1, 0.3)))
 
 
-def _smooth_path(rng: np.random.Generator, n: int, period: float) -> np.ndarray:
+def smooth_path(rng: np.random.Generator, n: int, period: float) -> np.ndarray:
     """Sum of two random low-frequency sines, in [-1, 1] (n samples)."""
     t = np.arange(n, dtype=np.float64)
     out = np.zeros(n)
@@ -58,8 +60,8 @@ def _smooth_path(rng: np.random.Generator, n: int, period: float) -> np.ndarray:
     return out
 
 
-def _footprint_clear(center: np.ndarray, half: np.ndarray, yaw: float, points: np.ndarray,
-                     margin: float) -> bool:
+def footprint_clear(center: np.ndarray, half: np.ndarray, yaw: float, points: np.ndarray,
+                    margin: float) -> bool:
     """Return True if no xy point lies within ``margin`` of the rotated rectangle."""
     rel = (points[:, :2] - center[:2]) @ rot_z(yaw)[:2, :2]
     inside = np.all(np.abs(rel) < half[:2] + margin, axis=1)
@@ -77,10 +79,10 @@ def make_indoor_scene(rng: np.random.Generator, n_frames: int
     """
     size = np.array([rng.uniform(3.0, 10.0), rng.uniform(3.0, 10.0), rng.uniform(2.4, 3.5)])
     lo, hi = np.zeros(3), size
-    floor = _material(rng, ('wood', 'tiles', 'checker', 'noise', 'stripes'), (0.15, 0.6))
-    ceiling = _material(rng, ('plain', 'noise', 'tiles'), (0.4, 1.2), 0.7, 0.95)
-    walls = tuple(_material(rng, ('plain', 'noise', 'stripes', 'bricks', 'tiles'), (0.1, 0.5),
-                            0.4, 0.9) for _ in range(4))
+    floor = random_material(rng, ('wood', 'tiles', 'checker', 'noise', 'stripes'), (0.15, 0.6))
+    ceiling = random_material(rng, ('plain', 'noise', 'tiles'), (0.4, 1.2), 0.7, 0.95)
+    walls = tuple(random_material(rng, ('plain', 'noise', 'stripes', 'bricks', 'tiles'),
+                                  (0.1, 0.5), 0.4, 0.9) for _ in range(4))
     room = Room(lo, hi, floor, ceiling, walls)
 
     # camera path first, objects avoid it
@@ -89,13 +91,13 @@ def make_indoor_scene(rng: np.random.Generator, n_frames: int
     centre = size[:2] / 2
     amp = np.maximum(size[:2] / 2 - margin, 0.05) * rng.uniform(0.3, 0.9, 2)
     period = rng.uniform(60, 160)
-    px = centre[0] + amp[0] * _smooth_path(rng, n_frames, period)
-    py = centre[1] + amp[1] * _smooth_path(rng, n_frames, period)
+    px = centre[0] + amp[0] * smooth_path(rng, n_frames, period)
+    py = centre[1] + amp[1] * smooth_path(rng, n_frames, period)
     yaw0 = rng.uniform(0, 2 * np.pi)
-    yaw = yaw0 + rng.uniform(0.5, 1.5) * _smooth_path(rng, n_frames, period * 0.8)
+    yaw = yaw0 + rng.uniform(0.5, 1.5) * smooth_path(rng, n_frames, period * 0.8)
     yaw += np.linspace(0, rng.uniform(-1.5, 1.5) * np.pi, n_frames)
-    pitch = np.radians(rng.uniform(-20, 0) + 6 * _smooth_path(rng, n_frames, period * 0.6))
-    roll = np.radians(2.0 * _smooth_path(rng, n_frames, period * 0.5))
+    pitch = np.radians(rng.uniform(-20, 0) + 6 * smooth_path(rng, n_frames, period * 0.6))
+    roll = np.radians(2.0 * smooth_path(rng, n_frames, period * 0.5))
     positions = np.stack([px, py, np.full(n_frames, cam_h)], 1)
     poses = [look_pose(positions[i], yaw[i], pitch[i], roll[i]) for i in range(n_frames)]
 
@@ -111,13 +113,14 @@ def make_indoor_scene(rng: np.random.Generator, n_frames: int
                 continue
             c = np.array([rng.uniform(radius + 0.02, size[0] - radius - 0.02),
                           rng.uniform(radius + 0.02, size[1] - radius - 0.02), half[2]])
-            if not _footprint_clear(c, half, yaw_b, positions, 0.45):
+            if not footprint_clear(c, half, yaw_b, positions, 0.45):
                 continue
             if any(np.hypot(*(c[:2] - b.center[:2])) < radius + np.hypot(*b.half[:2])
                    for b in boxes):
                 continue
-            mat = _material(rng, ('plain', 'noise', 'wood', 'stripes', 'checker'), (0.05, 0.3))
-            top = _material(rng, ('plain', 'noise', 'wood'), (0.05, 0.3))
+            mat = random_material(rng, ('plain', 'noise', 'wood', 'stripes', 'checker'),
+                                  (0.05, 0.3))
+            top = random_material(rng, ('plain', 'noise', 'wood'), (0.05, 0.3))
             box = Box(c, half, yaw_b, mat, top)
             boxes.append(box)
             break
@@ -131,13 +134,13 @@ def make_indoor_scene(rng: np.random.Generator, n_frames: int
             c = np.array([rng.uniform(r, size[0] - r), rng.uniform(r, size[1] - r), r])
         if np.min(np.linalg.norm(positions - c, axis=1)) < r + 0.5:
             continue
-        mat = _material(rng, ('plain', 'checker', 'stripes', 'noise'), (0.05, 0.2))
+        mat = random_material(rng, ('plain', 'checker', 'stripes', 'noise'), (0.05, 0.2))
         prims.append(Sphere(c, r, mat))
     lights = []
     for _ in range(int(rng.integers(1, 3))):
         pos = (rng.uniform(0.2, 0.8) * size[0], rng.uniform(0.2, 0.8) * size[1], size[2] - 0.25)
         lights.append(Light('point', tuple(float(x) for x in pos), float(rng.uniform(0.8, 1.4)),
-                            _pastel(rng, 0.85, 1.0), float(rng.uniform(3.0, 7.0))))
+                            pastel(rng, 0.85, 1.0), float(rng.uniform(3.0, 7.0))))
     scene = Scene(prims, lights, ambient=float(rng.uniform(0.15, 0.35)), far=20.0,
                   preset='indoor', notes={'room_x': float(size[0]), 'room_y': float(size[1]),
                                           'room_z': float(size[2])})
@@ -161,18 +164,18 @@ def make_street_scene(rng: np.random.Generator, n_frames: int
     length = speed * n_frames
     far = 120.0
 
-    road = Material('road', _pastel(rng, 0.12, 0.22), (0.85, 0.85, 0.8), lane,
+    road = Material('road', pastel(rng, 0.12, 0.22), (0.85, 0.85, 0.8), lane,
                     int(rng.integers(1 << 30)), 0.25)
-    side = _material(rng, ('tiles', 'bricks', 'noise'), (0.3, 0.8), 0.35, 0.65)
+    side = random_material(rng, ('tiles', 'bricks', 'noise'), (0.3, 0.8), 0.35, 0.65)
     prims: List[Primitive] = [Ground(0.0, side, road, road_half)]
 
     # camera: right-hand lane, slight weave, small yaw/pitch oscillation
     cx = np.arange(n_frames) * speed
-    cy = -lane * (n_lanes - 0.5) + 0.3 * _smooth_path(rng, n_frames, 120)
+    cy = -lane * (n_lanes - 0.5) + 0.3 * smooth_path(rng, n_frames, 120)
     positions = np.stack([cx, cy, np.full(n_frames, rng.uniform(1.5, 1.8))], 1)
-    yaw = np.radians(3.0 * _smooth_path(rng, n_frames, 90) + rng.uniform(-4, 4))
-    pitch = np.radians(rng.uniform(-4, 1) + 1.0 * _smooth_path(rng, n_frames, 70))
-    roll = np.radians(0.8 * _smooth_path(rng, n_frames, 50))
+    yaw = np.radians(3.0 * smooth_path(rng, n_frames, 90) + rng.uniform(-4, 4))
+    pitch = np.radians(rng.uniform(-4, 1) + 1.0 * smooth_path(rng, n_frames, 70))
+    roll = np.radians(0.8 * smooth_path(rng, n_frames, 50))
     poses = [look_pose(positions[i], yaw[i], pitch[i], roll[i]) for i in range(n_frames)]
 
     x_end = length + far + 20.0
@@ -184,7 +187,7 @@ def make_street_scene(rng: np.random.Generator, n_frames: int
             height = rng.uniform(5.0, 30.0)
             setback = rng.uniform(0.0, 1.5)
             y = sgn * (road_half + pavement + setback + depth / 2)
-            facade = Material('windows', _pastel(rng, 0.3, 0.8), _pastel(rng, 0.05, 0.2),
+            facade = Material('windows', pastel(rng, 0.3, 0.8), pastel(rng, 0.05, 0.2),
                               float(rng.uniform(2.5, 4.0)), int(rng.integers(1 << 30)), 0.15)
             prims.append(Box(np.array([x + width / 2, y, height / 2]),
                              np.array([width / 2, depth / 2, height / 2]), 0.0, facade))
@@ -208,9 +211,9 @@ def make_street_scene(rng: np.random.Generator, n_frames: int
         body_half = np.array([rng.uniform(1.9, 2.4), rng.uniform(0.85, 1.0),
                               rng.uniform(0.35, 0.5)])
         centre = np.array([x, y, 0.25 + body_half[2]])
-        if not _footprint_clear(centre, body_half, yaw_c, positions, 0.8):
+        if not footprint_clear(centre, body_half, yaw_c, positions, 0.8):
             continue
-        paint = _material(rng, ('plain', 'noise'), (0.5, 1.5), 0.05, 0.9)
+        paint = random_material(rng, ('plain', 'noise'), (0.5, 1.5), 0.05, 0.9)
         prims.append(Box(centre, body_half, yaw_c, paint))
         cabin_half = np.array([body_half[0] * rng.uniform(0.45, 0.6), body_half[1] * 0.9,
                                rng.uniform(0.25, 0.35)])
@@ -225,7 +228,7 @@ def make_street_scene(rng: np.random.Generator, n_frames: int
         if rng.random() < 0.5:
             hgt = rng.uniform(3.0, 7.0)
             prims.append(Box(np.array([x, y, hgt / 2]), np.array([0.08, 0.08, hgt / 2]), 0.0,
-                             Material('plain', _pastel(rng, 0.2, 0.5), detail=0.1)))
+                             Material('plain', pastel(rng, 0.2, 0.5), detail=0.1)))
         else:
             trunk = rng.uniform(1.5, 3.0)
             prims.append(Box(np.array([x, y, trunk / 2]), np.array([0.15, 0.15, trunk / 2]),

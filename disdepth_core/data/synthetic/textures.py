@@ -21,11 +21,18 @@ keeps its metric size on screen.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Protocol, Tuple
 
 import numpy as np
 
 Color = Tuple[float, float, float]
+
+
+class Albedo(Protocol):
+    """Anything that colours a surface: :class:`Material`, a photo patch, ..."""
+
+    def albedo(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Return (M, 3) float32 linear RGB at surface coordinates ``u``, ``v`` (metres)."""
 
 # ----------------------------------------------------------------------------- procedural noise
 
