@@ -125,9 +125,14 @@ class Palette:
         """Return a new material for ``role``."""
         rng = self.rng
         patterns, period, bright, photo_width = ROLES[role]
-        p = _PHOTO_BIAS.get(role, self.photo_prob) if self.photo_prob > 0 else 0.0
-        if role not in ('picture',):
-            p = min(p, self.photo_prob * 1.2) if role in _PHOTO_BIAS else p
+        if self.photo_prob <= 0:
+            p = 0.0
+        elif role == 'picture':
+            p = _PHOTO_BIAS[role]
+        elif role in _PHOTO_BIAS:  # capped: few photographic lampshades, plants, ...
+            p = min(_PHOTO_BIAS[role], 1.2 * self.photo_prob)
+        else:
+            p = self.photo_prob
         if p > 0 and rng.random() < p:
             return random_patch(rng, self.bank, photo_width)
         if role == 'books':
