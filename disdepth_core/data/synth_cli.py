@@ -22,6 +22,11 @@ camera (random in the preset's FOV range, or ``--hfov``) and all frames go into 
 sub-folder per sequence (``seq_0000`` ...); ``rgbd_folder`` reads such a parent folder as the
 concatenation of its sub-folders.  Depth is uint16 mm PNG when the preset's far limit fits
 (indoor), else float32 metres ``.npy`` (street).  The output appears atomically.
+
+``--scenes v1`` (the default) writes the original scenes, frame for frame; ``--scenes v2`` the
+furnished interiors with photo textures (``--photos SRC``, repeatable: ``skimage``, an RGB-D
+folder with an optional frame selection such as ``PATH[0:30]``, or a folder of images) and the
+``v2`` camera (see :mod:`disdepth_core.data.synthetic`).
 """
 
 import argparse
@@ -30,7 +35,7 @@ from pathlib import Path
 import shutil
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -41,6 +46,8 @@ from disdepth_core.data.rgbd_folder import RGBDFolderWriter
 from disdepth_core.data.synthetic import make_sequence
 from disdepth_core.data.synthetic import PRESET_FAR
 from disdepth_core.data.synthetic import PRESETS
+from disdepth_core.data.synthetic.dataset import check_scene_options
+from disdepth_core.data.synthetic.dataset import SCENE_VERSIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='auto: uint16 mm PNG if the preset fits 65.5 m (indoor), else .npy')
     parser.add_argument('--no-noise', action='store_true', help='no sensor noise in the images')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing OUT')
+    parser.add_argument('--scenes', choices=SCENE_VERSIONS, default='v1',
+                        help='scene version: v1 (the original scenes) or v2 (furnished '
+                             'interiors, photo textures, soft light, a flawed camera)')
+    parser.add_argument('--photos', action='append', default=[], metavar='SRC',
+                        help='v2 photo textures: "skimage", an RGB-D folder (PATH or '
+                             'PATH[start:stop]: training frames only) or a folder of images; '
+                             'repeatable')
 
 
 def _pose_text(pose: np.ndarray) -> str:
@@ -83,7 +97,7 @@ def split_frames(total: int, sequences: int) -> List[int]:
 def generate(out: Path, frames: int, preset: str = 'indoor', seed: int = 0, height: int = 240,
              width: int = 320, sequences: int = 1, hfov: Optional[float] = None,
              vary_intrinsics: bool = False, depth_format: str = 'auto', noise: bool = True,
-             overwrite: bool = False) -> Path:
+             overwrite: bool = False, scenes: str = 'v1', photos: Sequence[str] = ()) -> Path:
     """
     Generate and write a synthetic RGB-D folder (the work behind ``disdepth synth``).
 
@@ -99,8 +113,11 @@ def generate(out: Path, frames: int, preset: str = 'indoor', seed: int = 0, heig
     :param depth_format: 'auto', 'png' or 'npy'
     :param noise: add sensor noise to the images
     :param overwrite: replace an existing folder
+    :param scenes: scene version, 'v1' or 'v2'
+    :param photos: photo texture sources (``v2`` only)
     :return: the written folder
     """
+    check_scene_options(preset, scenes, photos)
     if frames < 1:
         raise ValueError(f'--frames must be >= 1, got {frames}')
     if not 1 <= sequences <= frames:
@@ -115,10 +132,12 @@ def generate(out: Path, frames: int, preset: str = 'indoor', seed: int = 0, heig
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise FileExistsError(f'{out} already exists (use --overwrite)')
     counts = split_frames(frames, sequences)
+    tag = preset if scenes == 'v1' else f'{preset}-{scenes}'
     notes = {'generator': 'disdepth synth', 'preset': preset, 'seed': seed,
              'sequences': sequences, 'far_m': PRESET_FAR[preset],
              'depth_note': 'exact ray-cast z-depth; sky and surfaces beyond far_m are 0',
-             'pose_note': 'pose_cam_to_world_row_major_4x4: optical frame -> world (z up)'}
+             'pose_note': 'pose_cam_to_world_row_major_4x4: optical frame -> world (z up)',
+             'scenes': scenes, 'photos': [str(p) for p in photos]}
     tmp = make_temp_dir(out)
     try:
         shared_k = None
@@ -126,7 +145,8 @@ def generate(out: Path, frames: int, preset: str = 'indoor', seed: int = 0, heig
         index = 0
         for s, n in enumerate(counts):
             seq = make_sequence(preset, seed, s, n, height, width, hfov,
-                                intrinsics=None if vary_intrinsics else shared_k)
+                                intrinsics=None if vary_intrinsics else shared_k,
+                                scenes=scenes, photos=photos)
             if vary_intrinsics or writer is None:
                 if writer is not None:
                     writer.close()
@@ -139,7 +159,7 @@ def generate(out: Path, frames: int, preset: str = 'indoor', seed: int = 0, heig
             for f in range(n):
                 r = seq.render(f, noise=noise)
                 writer.add(r.rgb, r.depth, sequence=s, frame=f,
-                           name=f'{preset}-{seed}-{s:04d}-{f:04d}',
+                           name=f'{tag}-{seed}-{s:04d}-{f:04d}',
                            pose_cam_to_world_row_major_4x4=_pose_text(seq.poses[f]))
                 index += 1
         writer.close()
@@ -156,12 +176,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = generate(args.out, args.frames, args.preset, args.seed, args.height, args.width,
                        args.sequences, args.hfov, args.vary_intrinsics, args.depth_format,
-                       not args.no_noise, args.overwrite)
+                       not args.no_noise, args.overwrite, args.scenes, args.photos)
     except (ValueError, FileExistsError) as exc:
         print(f'disdepth synth: error: {exc}', file=sys.stderr)
         return 2
     dt = time.perf_counter() - start
-    print(f'wrote {args.frames} {args.preset} frames ({args.sequences} sequence(s), '
+    print(f'wrote {args.frames} {args.preset} {args.scenes} frames ({args.sequences} sequence(s), '
           f'{args.width}x{args.height}) to {out} in {dt:.1f} s '
           f'({60.0 * args.frames / max(dt, 1e-9):.0f} frames/min)')
     return 0
