@@ -31,7 +31,7 @@ from disdepth_ros import __version__
 # command -> (module with add_arguments / run, help); the modules live in disdepth_ros.commands
 COMMANDS: Dict[str, Tuple[str, str]] = {
     'info': ('disdepth_ros.commands.info', 'print versions, inference providers and the model'),
-    'synth': ('disdepth_core.data.synth_cli', 'generate synthetic RGB-D scenes (exact depth)'),
+    'synth': ('disdepth_ros.commands.synth', 'generate synthetic RGB-D scenes (exact depth)'),
     'train': ('disdepth_ros.commands.train', 'train: stages teacher, student, acclimate, '
               'distill, label_distill'),
     'eval': ('disdepth_ros.commands.eval', 'evaluate a model on an RGB-D folder, NYU or KITTI'),

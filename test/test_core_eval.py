@@ -213,7 +213,7 @@ def test_eval_on_shared_hololens(shared_data):
 def test_cli_eval_with_a_real_onnx_model(tmp_path):
     pytest.importorskip('onnxruntime')
     pytest.importorskip('onnx')
-    from disdepth_core.data.synth_cli import generate
+    from disdepth_core.data.synthetic.writer import generate
     from disdepth_core.inference.toymodel import write_toy_onnx
     from disdepth_core.metrics import compute_metrics
     from disdepth_core.metrics import MetricAccumulator
