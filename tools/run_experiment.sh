@@ -23,12 +23,21 @@
 #   tools/run_experiment.sh                  # the full run (~40 min on 2 CPU cores)
 #   SMOKE=1 OUT=/tmp/exp tools/run_experiment.sh   # a 2-minute check of the whole pipeline
 #   PACKAGE=1 tools/run_experiment.sh        # also package the distilled student as the default
+#   SCENES=v2 OUT=out/exp_v2 tools/run_experiment.sh   # the same on the v2 scenes (the ablation:
+#                                            # same budget, seeds and real frames, v1 vs v2)
 #
+# Resumable: finished stages are skipped, and a stage that was stopped (Ctrl-C, a lost machine)
+# continues from its latest checkpoint (written every CKPT_EVERY steps) when the script runs again
+# with the same settings.  BUDGET_CPU_H (default 3) caps the CPU-hours spent on training in this
+# run (wall seconds x THREADS); when it is used up no new stage starts, and the log says so: run
+# again with a larger budget to continue.
 # Settings (environment): OUT, PY, THREADS, TRAIN_FRAMES, TRAIN_SEQUENCES, VAL_FRAMES,
 # VAL_SEQUENCES, EPOCHS (student and distill), TEACHER_EPOCHS, ACCLIMATE_EPOCHS, KD_VARIANTS,
 # EXTRA_SEEDS (more student / distilled-student seeds, same teacher: the run-to-run noise),
-# REAL (the real data folder), SMOKE, PACKAGE, PACKAGE_FROM.  Finished stages are skipped, so
-# e.g. EXTRA_SEEDS=1 after a complete run trains only the new seeds and re-evaluates.
+# REAL (the real data folder), SMOKE, PACKAGE, PACKAGE_FROM, SCENES (v1 or v2; v2 takes photo
+# textures from the training HoloLens frames 0-29 only), CKPT_EVERY, BUDGET_CPU_H.  Finished
+# stages are skipped, so e.g. EXTRA_SEEDS=1 after a complete run trains only the new seeds and
+# re-evaluates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +57,9 @@ EXTRA_SEEDS=${EXTRA_SEEDS:-}
 PACKAGE=${PACKAGE:-0}
 PACKAGE_FROM=${PACKAGE_FROM:-distill_attentive}
 SMOKE=${SMOKE:-0}
+SCENES=${SCENES:-v1}
+CKPT_EVERY=${CKPT_EVERY:-100}
+BUDGET_CPU_H=${BUDGET_CPU_H:-3}
 CONFIG=indoor_experiment
 EXTRA=()
 if [ "$SMOKE" = 1 ]; then
@@ -68,8 +80,15 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 disdepth() { "$PY" -m disdepth_ros.cli "$@"; }
 
 log "experiment start: OUT=$OUT THREADS=$THREADS TRAIN_FRAMES=$TRAIN_FRAMES EPOCHS=$EPOCHS" \
-    "TEACHER_EPOCHS=$TEACHER_EPOCHS ACCLIMATE_EPOCHS=$ACCLIMATE_EPOCHS KD_VARIANTS='$KD_VARIANTS'"
+    "TEACHER_EPOCHS=$TEACHER_EPOCHS ACCLIMATE_EPOCHS=$ACCLIMATE_EPOCHS KD_VARIANTS='$KD_VARIANTS'" \
+    "SCENES=$SCENES BUDGET_CPU_H=$BUDGET_CPU_H"
 "$PY" -c 'import torch; print("torch", torch.__version__)' | tee -a "$LOG"
+
+SCENE_ARGS=(--scenes "$SCENES")
+if [ "$SCENES" = v2 ]; then SCENE_ARGS+=(--photos "$HOLO[0:30]"); fi
+# CPU seconds spent on training by this invocation, and the budget in the same unit
+SPENT=0
+BUDGET_S=$(awk -v h="$BUDGET_CPU_H" 'BEGIN { printf "%d", h * 3600 }')
 
 # 1. data: disjoint scene seeds for training (1) and validation (2); 192x256, a random camera
 #    (horizontal FOV 50-80 deg) per sequence.
@@ -80,7 +99,8 @@ for split in train val; do
     if [ ! -d "$OUT/synth_$split" ]; then
         log "synth $split: $n frames, $s sequences, seed $seed"
         disdepth synth "$OUT/synth_$split" --frames "$n" --sequences "$s" --vary-intrinsics \
-            --preset indoor --seed "$seed" --height 192 --width 256 > "$OUT/synth_$split.log" 2>&1 &
+            --preset indoor --seed "$seed" --height 192 --width 256 "${SCENE_ARGS[@]}" \
+            > "$OUT/synth_$split.log" 2>&1 &
         pids+=($!)
     fi
 done
@@ -88,7 +108,7 @@ for pid in "${pids[@]}"; do
     wait "$pid" || { log "synth FAILED (see $OUT/synth_*.log)"; exit 1; }
 done
 
-COMMON=(--config "$CONFIG" --quiet threads="$THREADS"
+COMMON=(--config "$CONFIG" --quiet threads="$THREADS" log.ckpt_every_steps="$CKPT_EVERY"
         data.train.0.root="$OUT/synth_train" data.train.1.root="$HOLO"
         data.val.0.root="$OUT/synth_val" data.val.1.root="$HOLO" "${EXTRA[@]}")
 
@@ -98,11 +118,27 @@ train() {  # name, stage-specific arguments...
         log "$name: already trained, skipping"
         return
     fi
-    log "train $name: $*"
+    if [ "$SPENT" -ge "$BUDGET_S" ]; then
+        log "budget of $BUDGET_CPU_H CPU-h used up ($SPENT CPU-s): $name not started;" \
+            "run again with a larger BUDGET_CPU_H to continue"
+        exit 3
+    fi
     local t0=$SECONDS
-    disdepth train "${COMMON[@]}" --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1 \
-        || { log "train $name FAILED (see $OUT/$name.log)"; tail -20 "$OUT/$name.log" >&2; exit 1; }
-    log "train $name: done in $((SECONDS - t0)) s"
+    if [ -f "$OUT/$name/last.json" ]; then
+        log "train $name: resuming from $OUT/$name/last"
+        disdepth train --resume "$OUT/$name/last" --out "$OUT/$name" --quiet \
+            threads="$THREADS" >> "$OUT/$name.log" 2>&1 \
+            || { log "train $name FAILED (see $OUT/$name.log)"; tail -20 "$OUT/$name.log" >&2
+                 exit 1; }
+    else
+        log "train $name: $*"
+        disdepth train "${COMMON[@]}" --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1 \
+            || { log "train $name FAILED (see $OUT/$name.log)"; tail -20 "$OUT/$name.log" >&2
+                 exit 1; }
+    fi
+    SPENT=$((SPENT + (SECONDS - t0) * THREADS))
+    log "train $name: done in $((SECONDS - t0)) s (training so far: $SPENT CPU-s of" \
+        "$BUDGET_S)"
 }
 
 # 2. the four stages (same seed, data order and schedule for every student)
@@ -147,4 +183,5 @@ if [ "$PACKAGE" = 1 ]; then
     "$PY" tools/experiment_package.py "$OUT/$PACKAGE_FROM/final" \
         --results "$OUT/results/results.json" --model-key "$PACKAGE_FROM" | tee -a "$LOG"
 fi
-log "experiment done"
+log "experiment done: $SPENT CPU-s of training in this run ($(awk -v s="$SPENT" \
+    'BEGIN { printf "%.2f", s / 3600 }') CPU-h)"
