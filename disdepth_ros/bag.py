@@ -64,8 +64,9 @@ from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.inference import check_output_kind
 from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
+from disdepth_core.rosmsg import ConversionError
+from disdepth_core.rosmsg import stamp_ns
 from disdepth_ros import pipeline
-from disdepth_ros.conversions import ConversionError
 from disdepth_ros.pipeline import OutputOptions
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
@@ -188,11 +189,6 @@ def output_topics(namespace: str, options: BagOptions) -> Dict[str, str]:
     keys = ['depth', 'depth_camera_info', 'confidence'] + (['points'] if options.points else [])
     keys += ['colorized'] if options.colorized else []
     return {k: f'{ns}/{t}' for k, t in pipeline.output_topics(options.outputs, keys).items()}
-
-
-def stamp_ns(header: Any) -> int:
-    """Header stamp in integer nanoseconds."""
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 def _fmt_stamp(ns: int) -> str:

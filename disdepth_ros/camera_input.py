@@ -44,6 +44,7 @@ from sensor_msgs.msg import CameraInfo
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 
+from disdepth_core.rosmsg import stamp_ns
 from disdepth_ros.diagnostics import NodeStats
 from disdepth_ros.node_config import IMAGE_TRANSPORTS
 from disdepth_ros.node_config import NodeConfig
@@ -53,7 +54,6 @@ from disdepth_ros.qos import QosSettings
 from disdepth_ros.qos import to_qos_profile
 from disdepth_ros.sync import Frame
 from disdepth_ros.sync import MatchResult
-from disdepth_ros.sync import stamp_to_ns
 from disdepth_ros.sync import StampMatcher
 
 # image_transport value -> message type of the subscribed image topic.
@@ -177,7 +177,7 @@ class AdaptiveSubscription:
 
     def _deliver(self, msg: Any) -> None:
         if self._retiring is not None:   # two subscriptions: each message once
-            stamp = stamp_to_ns(msg.header.stamp)
+            stamp = stamp_ns(msg.header.stamp)
             if stamp in self._seen:
                 return
             self._seen.append(stamp)
@@ -338,7 +338,7 @@ class CameraInput:
                 self._stats.drop('no_camera_info', len(stale))
             self._offer(Frame(msg, None, now))
             return
-        self._take_matches(self._matcher.add_image((msg, now), stamp_to_ns(msg.header.stamp)))
+        self._take_matches(self._matcher.add_image((msg, now), stamp_ns(msg.header.stamp)))
         if not info_fresh and now - self._started > config.camera_info_timeout:
             self._node.get_logger().warning(
                 f'waiting for camera_info on {self.info_topic} (none for '
@@ -355,4 +355,4 @@ class CameraInput:
                 self._stats.note('intrinsics', 'camera_info')
                 self._node.get_logger().info('camera_info arrived: using it instead of the '
                                              'fallback intrinsics')
-            self._take_matches(self._matcher.add_info(msg, stamp_to_ns(msg.header.stamp)))
+            self._take_matches(self._matcher.add_info(msg, stamp_ns(msg.header.stamp)))

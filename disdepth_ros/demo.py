@@ -50,11 +50,11 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from disdepth_core import rosmsg
 from disdepth_core.colorize import colorize_depth
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import depth_to_points
 from disdepth_core.pointcloud_io import write_ply
-from disdepth_ros import conversions
 
 NAMESPACE = '/demo'
 FRAME_ID = 'demo_camera_optical_frame'
@@ -371,7 +371,7 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
     from sensor_msgs.msg import CameraInfo
     from sensor_msgs.msg import Image
     from sensor_msgs.msg import RegionOfInterest
-    info_fields = conversions.intrinsics_to_camera_info_fields(seq.intrinsics)
+    info_fields = rosmsg.intrinsics_to_camera_info_fields(seq.intrinsics)
     period = 1.0 / options.fps
     topics = [f'{NAMESPACE}/{rel}' for rel in OUTPUT_TOPICS]
     previous = time.monotonic() - period
@@ -388,7 +388,7 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
         previous = time.monotonic()
         stamp = node.get_clock().now()
         img = Image()
-        for key, value in conversions.numpy_to_image_fields(rgb, 'rgb8').items():
+        for key, value in rosmsg.numpy_to_image_fields(rgb, 'rgb8').items():
             setattr(img, key, value)
         img.header.stamp = stamp.to_msg()
         img.header.frame_id = FRAME_ID
@@ -477,10 +477,6 @@ def read_bag(path: Path) -> Dict[str, List[Tuple[int, Any]]]:
     return out
 
 
-def _stamp(msg: Any) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-
-
 def depth_metrics(pred: np.ndarray, gt: np.ndarray, max_depth: float,
                   median_scale: bool = False) -> Dict[str, float]:
     """
@@ -565,8 +561,8 @@ def analyse(bag: Path, seq: Sequence, rec: Recording, out: Path,
     index = {s: i for i, s in enumerate(rec.stamps)}
     recv: Dict[str, Dict[int, int]] = {}
     for rel in OUTPUT_TOPICS:
-        recv[rel] = {_stamp(m): t for t, m in msgs.get(f'{NAMESPACE}/{rel}', [])}
-    depth_msgs = {_stamp(m): m for _, m in msgs.get(f'{NAMESPACE}/depth', [])}
+        recv[rel] = {rosmsg.stamp_ns(m): t for t, m in msgs.get(f'{NAMESPACE}/{rel}', [])}
+    depth_msgs = {rosmsg.stamp_ns(m): m for _, m in msgs.get(f'{NAMESPACE}/depth', [])}
     if not depth_msgs:
         raise DemoError(f'the node published no depth for any of the {len(rec.stamps)} frames; '
                         f'its diagnostics: {rec.diagnostics or "(none received)"}; its log '
@@ -578,7 +574,7 @@ def analyse(bag: Path, seq: Sequence, rec: Recording, out: Path,
         if stamp not in index:
             continue
         i = index[stamp]
-        pred = conversions.image_to_numpy(msg).astype(np.float32)
+        pred = rosmsg.image_to_numpy(msg).astype(np.float32)
         if msg.encoding == '16UC1':
             pred = np.where(pred > 0, pred / 1000.0, np.nan).astype(np.float32)
         preds[i] = pred
@@ -602,11 +598,11 @@ def analyse(bag: Path, seq: Sequence, rec: Recording, out: Path,
         raise DemoError(f'cannot write {out / "strip.png"}')
 
     # cloud.ply: the node's point cloud of the middle frame (else back-project its depth).
-    clouds = {_stamp(m): m for _, m in msgs.get(f'{NAMESPACE}/points', [])}
+    clouds = {rosmsg.stamp_ns(m): m for _, m in msgs.get(f'{NAMESPACE}/points', [])}
     mid = got[len(got) // 2]
     cloud = clouds.get(rec.stamps[mid])
     if cloud is not None:
-        xyz = conversions.pointcloud2_to_xyz(cloud)
+        xyz = rosmsg.pointcloud2_to_xyz(cloud)
         rgb = _cloud_rgb(cloud)
         source = f'{NAMESPACE}/points'
     else:

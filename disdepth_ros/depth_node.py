@@ -70,9 +70,9 @@ from sensor_msgs.msg import PointField
 from disdepth_core.inference import check_output_kind
 from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
+from disdepth_core.rosmsg import ConversionError
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
-from disdepth_ros.conversions import ConversionError
 from disdepth_ros.diagnostics import NodeStats
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import MODEL_PARAMETERS

@@ -25,7 +25,7 @@ node would have published for the same frames.
 3. :func:`estimate` runs the estimator;
 4. :func:`gate` invalidates depth outside the published range or below the confidence threshold;
 5. :func:`output_fields` gives the field dicts of every output message (depth, its camera info,
-   confidence, colourised depth, points; see :mod:`disdepth_ros.conversions`); the caller adds
+   confidence, colourised depth, points; see :mod:`disdepth_core.rosmsg`); the caller adds
    the input header.
 
 :class:`OutputOptions` is the one definition of what the outputs look like (encoding, range,
@@ -42,14 +42,14 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from disdepth_core import rosmsg
 from disdepth_core.colorize import colorize_depth
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import depth_to_points
 from disdepth_core.inference import RELATIVE_DEPTH_TOPIC
 from disdepth_core.inference.base import DepthEstimator
-from disdepth_ros import conversions
-from disdepth_ros.conversions import ConversionError
-from disdepth_ros.conversions import DEPTH_ENCODINGS
+from disdepth_core.rosmsg import ConversionError
+from disdepth_core.rosmsg import DEPTH_ENCODINGS
 
 COLORMAPS = ('turbo', 'jet', 'viridis', 'inferno', 'magma', 'plasma', 'bone', 'hot', 'rainbow')
 # output key -> topic (relative to the node's or the bag's namespace), metric mode
@@ -183,21 +183,8 @@ class FrameDepth:
     timings_ms: Dict[str, float]
 
 
-is_compressed = conversions.is_compressed_image
-
-
-def decode_image(msg: Any) -> np.ndarray:
-    """
-    Decode an Image or CompressedImage message into H x W x 3 uint8 RGB.
-
-    :param msg: an Image-like (see :func:`conversions.image_to_rgb`) or CompressedImage-like
-        object (see :func:`conversions.compressed_image_to_rgb`)
-    :return: H x W x 3 uint8, RGB order
-    :raises ConversionError: for an unsupported encoding, a depth payload or undecodable data
-    """
-    if is_compressed(msg):
-        return conversions.compressed_image_to_rgb(msg)
-    return conversions.image_to_rgb(msg)
+# Step 1 is the codec's (one home for message decoding, shared with the core's bag datasets).
+decode_image = rosmsg.message_to_rgb
 
 
 def intrinsics_for(width: int, height: int, info: Any = None,
@@ -216,7 +203,7 @@ def intrinsics_for(width: int, height: int, info: Any = None,
     :raises ConversionError: for an unusable CameraInfo, or when there is neither
     """
     if info is not None:
-        k = conversions.camera_info_to_intrinsics(info)
+        k = rosmsg.camera_info_to_intrinsics(info)
     elif fallback is not None:
         k = fallback
     else:
@@ -313,27 +300,27 @@ def output_fields(frame: 'FrameDepth', info: Any, options: OutputOptions,
     :param info: the CameraInfo the intrinsics came from, or None (fallback intrinsics)
     :param options: the output options
     :param keys: output keys (of :func:`output_topics`)
-    :return: key -> fields (:func:`conversions.fill`-ready; the caller adds the header)
+    :return: key -> fields (:func:`rosmsg.fill`-ready; the caller adds the header)
     """
     builders = {
         'depth': lambda: depth_fields(frame, options.depth_encoding),
         'depth_camera_info': lambda: camera_info_fields(frame, info),
         'points': lambda: points_fields(frame, options.point_stride, options.points_rgb),
         'confidence': lambda: confidence_fields(frame),
-        'colorized': lambda: conversions.numpy_to_image_fields(colorized(frame.depth, options),
-                                                               'bgr8'),
+        'colorized': lambda: rosmsg.numpy_to_image_fields(colorized(frame.depth, options),
+                                                          'bgr8'),
     }
     return {key: builders[key]() for key in keys}
 
 
 def depth_fields(frame: FrameDepth, encoding: str = '32FC1') -> Dict[str, Any]:
     """Image fields of the depth output (``32FC1`` metres NaN invalid, or ``16UC1`` mm)."""
-    return conversions.depth_to_image_fields(frame.depth, encoding)
+    return rosmsg.depth_to_image_fields(frame.depth, encoding)
 
 
 def confidence_fields(frame: FrameDepth) -> Dict[str, Any]:
     """Image fields of the confidence output (``32FC1``, 0..1, 0 where depth is invalid)."""
-    return conversions.numpy_to_image_fields(frame.confidence, '32FC1')
+    return rosmsg.numpy_to_image_fields(frame.confidence, '32FC1')
 
 
 def camera_info_fields(frame: FrameDepth, info: Any = None) -> Dict[str, Any]:
@@ -343,12 +330,12 @@ def camera_info_fields(frame: FrameDepth, info: Any = None) -> Dict[str, Any]:
     :param frame: the frame
     :param info: the CameraInfo the intrinsics came from (its distortion, R, P are kept), or
         None when fallback intrinsics were used (an ideal pinhole is described)
-    :return: see :func:`conversions.scaled_camera_info_fields`
+    :return: see :func:`rosmsg.scaled_camera_info_fields`
     """
     if info is None:
-        return conversions.intrinsics_to_camera_info_fields(frame.intrinsics)
-    return conversions.scaled_camera_info_fields(info, frame.intrinsics.width,
-                                                 frame.intrinsics.height)
+        return rosmsg.intrinsics_to_camera_info_fields(frame.intrinsics)
+    return rosmsg.scaled_camera_info_fields(info, frame.intrinsics.width,
+                                            frame.intrinsics.height)
 
 
 def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True) -> Dict[str, Any]:
@@ -358,8 +345,8 @@ def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True) -> Di
     :param frame: the frame
     :param stride: keep every ``stride``-th row and column
     :param colour: add the ``rgb`` field
-    :return: see :func:`conversions.pointcloud2_fields`
+    :return: see :func:`rosmsg.pointcloud2_fields`
     """
     xyz = depth_to_points(frame.depth, frame.intrinsics, stride)
     rgb = frame.rgb[::stride, ::stride] if colour else None
-    return conversions.pointcloud2_fields(xyz, rgb)
+    return rosmsg.pointcloud2_fields(xyz, rgb)

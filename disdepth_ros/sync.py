@@ -34,11 +34,6 @@ from typing import Any, Deque, List, Optional, Tuple
 JUMP_BACK_NS = 1_000_000_000
 
 
-def stamp_to_ns(stamp: Any) -> int:
-    """Nanoseconds of a builtin_interfaces/Time-like object (``sec``, ``nanosec``)."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
 @dataclass
 class Frame:
     """

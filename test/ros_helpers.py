@@ -41,11 +41,15 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from disdepth_core import rosmsg
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.inference.base import DepthResult
 from disdepth_core.inference.base import EngineInfo
 from disdepth_core.inference.base import ModelLoadError
 from disdepth_core.modelspec import ModelSpec
+
+# the one stamp reader (the tests call rh.stamp_ns)
+stamp_ns = rosmsg.stamp_ns
 
 TEST_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TEST_DIR.parent
@@ -335,7 +339,7 @@ def make_image(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -
     """Build an rclpy Image of ``array`` with the given stamp and frame."""
     from sensor_msgs.msg import Image
 
-    from disdepth_ros.conversions import numpy_to_image_fields
+    from disdepth_core.rosmsg import numpy_to_image_fields
     msg = Image()
     for key, value in numpy_to_image_fields(array, encoding).items():
         setattr(msg, key, value)
@@ -347,7 +351,7 @@ def make_camera_info(intr: CameraIntrinsics, stamp_ns: int, frame_id: str) -> An
     """Build an rclpy CameraInfo (K and P from ``intr``, no distortion)."""
     from sensor_msgs.msg import CameraInfo
 
-    from disdepth_ros.conversions import intrinsics_to_camera_info_fields
+    from disdepth_core.rosmsg import intrinsics_to_camera_info_fields
     msg = CameraInfo()
     for key, value in intrinsics_to_camera_info_fields(intr).items():
         if key == 'roi':
@@ -362,11 +366,6 @@ def set_header(msg: Any, stamp_ns: int, frame_id: str) -> None:
     msg.header.stamp.sec = stamp_ns // 1_000_000_000
     msg.header.stamp.nanosec = stamp_ns % 1_000_000_000
     msg.header.frame_id = frame_id
-
-
-def stamp_ns(msg: Any) -> int:
-    """Nanoseconds of ``msg.header.stamp``."""
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
 
 
 def error_lines(log: str) -> List[str]:

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from disdepth_core.data.registry import build_dataset
-from disdepth_core.data.unlabeled import decode_image_message
 from disdepth_core.data.unlabeled import UnlabeledDataset
 from disdepth_core.geometry import CameraIntrinsics
+from disdepth_core.rosmsg import message_to_rgb
 
 H, W = 48, 64
 FX, FY, CX, CY = 50.0, 52.0, 31.5, 23.5
@@ -173,7 +173,7 @@ def test_collate_marks_unlabeled_frames(tmp_path: Path) -> None:
     assert tuple(batch['image'].shape) == (2, 3, 32, 32)
 
 
-def test_decode_image_message_encodings() -> None:
+def test_bag_images_decode_with_the_one_codec() -> None:
     class Msg:
         pass
 
@@ -184,19 +184,19 @@ def test_decode_image_message_encodings() -> None:
     rows = np.zeros((H, W * 4 + 8), np.uint8)
     rows[:, :W * 4] = np.concatenate([rgb, np.full((H, W, 1), 7, np.uint8)], 2).reshape(H, -1)
     m.data = rows.reshape(-1)
-    np.testing.assert_array_equal(decode_image_message(m), rgb)
+    np.testing.assert_array_equal(message_to_rgb(m), rgb)
     m.encoding, m.step = 'mono16', W * 2
     m.data = np.full((H, W), 0x1234, '>u2').view(np.uint8).reshape(-1)
     m.is_bigendian = 1
-    assert (decode_image_message(m) == 0x12).all()
+    assert (message_to_rgb(m) == 0x12).all()
     m.encoding = '32FC1'
-    with pytest.raises(ValueError, match="unsupported image encoding '32FC1'"):
-        decode_image_message(m)
+    with pytest.raises(ValueError, match="image encoding '32FC1' is a depth/data encoding"):
+        message_to_rgb(m)
     c = Msg()
     c.format = 'jpeg'
     ok, jpg = cv2.imencode('.png', rgb[..., ::-1])
     c.data = jpg.reshape(-1)
-    np.testing.assert_array_equal(decode_image_message(c), rgb)
+    np.testing.assert_array_equal(message_to_rgb(c), rgb)
     c.data = np.zeros(10, np.uint8)
-    with pytest.raises(ValueError, match='not a readable JPEG or PNG'):
-        decode_image_message(c)
+    with pytest.raises(ValueError, match='neither JPEG nor PNG'):
+        message_to_rgb(c)

@@ -32,9 +32,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from disdepth_core import rosmsg as cv
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import depth_to_points
-from disdepth_ros import conversions as cv
 
 rclpy_serialization = pytest.importorskip('rclpy.serialization')
 sensor_msgs = pytest.importorskip('sensor_msgs.msg')
@@ -465,13 +465,13 @@ def test_pipeline_decodes_both_image_kinds():
     rgb = np.random.default_rng(RNG_SEED).integers(0, 256, (6, 8, 3), dtype=np.uint8)
     raw = sensor_msgs.Image(**cv.numpy_to_image_fields(rgb, 'rgb8'))
     packed = _compressed('png', _png(np.ascontiguousarray(rgb[..., ::-1])))
-    assert not pipeline.is_compressed(raw) and pipeline.is_compressed(packed)
+    assert not cv.is_compressed_image(raw) and cv.is_compressed_image(packed)
     np.testing.assert_array_equal(pipeline.decode_image(raw), rgb)
     np.testing.assert_array_equal(pipeline.decode_image(packed), rgb)
 
 
 def test_conversions_do_not_import_rclpy():
-    code = ('import sys; import disdepth_ros.conversions; '
+    code = ('import sys; import disdepth_core.rosmsg; '
             'sys.exit(1 if "rclpy" in sys.modules else 0)')
     assert subprocess.run([sys.executable, '-c', code], check=False).returncode == 0
 

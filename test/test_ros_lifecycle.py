@@ -32,8 +32,8 @@ domain_coordinator = pytest.importorskip('domain_coordinator')
 
 import ros_helpers as rh  # noqa: E402  (after the skips: needs rclpy's message packages)
 
+from disdepth_core import rosmsg as cv  # noqa: E402
 from disdepth_core.geometry import CameraIntrinsics  # noqa: E402, I100
-from disdepth_ros import conversions as cv  # noqa: E402
 from disdepth_ros.qos import PROFILE_ENV  # noqa: E402
 
 TIMEOUT = 20.0

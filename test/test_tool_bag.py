@@ -32,10 +32,10 @@ from disdepth_core.geometry import depth_to_points
 from disdepth_core.inference.base import DepthResult
 from disdepth_core.inference.base import EngineInfo
 from disdepth_core.modelspec import ModelSpec
+from disdepth_core.rosmsg import pointcloud2_to_xyz
 from disdepth_ros import bag
 from disdepth_ros import cli
 from disdepth_ros import pipeline
-from disdepth_ros.conversions import pointcloud2_to_xyz
 from disdepth_ros.pipeline import OutputOptions
 
 TS = get_typestore(Stores.ROS2_KILTED)

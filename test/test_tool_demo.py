@@ -87,8 +87,8 @@ def test_quick_demo_outputs_are_consistent(tmp_path: Path, model_args: list) -> 
     pytest.importorskip('rclpy')
     pytest.importorskip('domain_coordinator')
     from rosbags.highlevel import AnyReader
-    from disdepth_ros.conversions import image_to_numpy
-    from disdepth_ros.conversions import pointcloud2_to_xyz
+    from disdepth_core.rosmsg import image_to_numpy
+    from disdepth_core.rosmsg import pointcloud2_to_xyz
     out = tmp_path / 'demo'
     proc = subprocess.run(DISDEPTH + ['demo', '--quick', '--out', str(out)] + model_args,
                           capture_output=True, text=True, timeout=300, env=_env())

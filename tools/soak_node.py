@@ -89,8 +89,8 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
     from diagnostic_msgs.msg import DiagnosticArray
 
     from disdepth_core.geometry import CameraIntrinsics
-    from disdepth_ros.conversions import intrinsics_to_camera_info_fields
-    from disdepth_ros.conversions import numpy_to_image_fields
+    from disdepth_core.rosmsg import intrinsics_to_camera_info_fields
+    from disdepth_core.rosmsg import numpy_to_image_fields
 
     work = Path(tempfile.mkdtemp(prefix='disdepth-soak-'))
     model = args.model

@@ -49,7 +49,6 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 
 from disdepth_core.data.base import DepthDataset
@@ -59,24 +58,16 @@ from disdepth_core.data.rgbd_folder import folder_intrinsics
 from disdepth_core.data.rgbd_folder import read_frames_csv
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.geometry import load_intrinsics_json
+from disdepth_core.rosmsg import camera_info_to_intrinsics
+from disdepth_core.rosmsg import ConversionError
+from disdepth_core.rosmsg import message_to_rgb
+from disdepth_core.rosmsg import stamp_ns
 from disdepth_core.transforms import read_rgb
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
-
-# encoding -> (dtype, channels, channel order of R, G, B or None for grey)
-_ENCODINGS: Dict[str, Tuple[Any, int, Optional[Tuple[int, int, int]]]] = {
-    'rgb8': (np.uint8, 3, (0, 1, 2)),
-    'bgr8': (np.uint8, 3, (2, 1, 0)),
-    '8UC3': (np.uint8, 3, (2, 1, 0)),
-    'rgba8': (np.uint8, 4, (0, 1, 2)),
-    'bgra8': (np.uint8, 4, (2, 1, 0)),
-    'mono8': (np.uint8, 1, None),
-    '8UC1': (np.uint8, 1, None),
-    'mono16': (np.uint16, 1, None),
-}
 
 
 def is_bag(path: Union[str, Path]) -> bool:
@@ -87,60 +78,11 @@ def is_bag(path: Union[str, Path]) -> bool:
     return (path / 'metadata.yaml').is_file()
 
 
-def decode_image_message(msg: Any) -> np.ndarray:
-    """
-    Decode a (rosbags) ``Image`` or ``CompressedImage`` into H x W x 3 uint8 RGB.
-
-    :param msg: message with height, width, encoding, is_bigendian, step, data (Image) or
-        format, data (CompressedImage)
-    :return: the image
-    :raises ValueError: for an unsupported encoding, depth images or malformed data
-    """
-    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
-    if not hasattr(msg, 'encoding'):
-        if 'compresseddepth' in str(msg.format).lower().replace(' ', ''):
-            raise ValueError(f'compressed image format {msg.format!r} is a depth image')
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if bgr is None:
-            raise ValueError(f'compressed image ({msg.format!r}, {data.size} bytes) is not a '
-                             'readable JPEG or PNG')
-        return np.ascontiguousarray(bgr[..., ::-1])
-    encoding = str(msg.encoding)
-    if encoding not in _ENCODINGS:
-        raise ValueError(f'unsupported image encoding {encoding!r} (supported: '
-                         f'{", ".join(_ENCODINGS)})')
-    dtype, channels, order = _ENCODINGS[encoding]
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    row = w * channels * np.dtype(dtype).itemsize
-    if h <= 0 or w <= 0 or step < row or data.size != step * h:
-        raise ValueError(f'image data does not fit its header ({w}x{h} {encoding}, step {step}, '
-                         f'{data.size} bytes)')
-    rows = np.ascontiguousarray(data.reshape(h, step)[:, :row])
-    if dtype == np.uint16:
-        arr = rows.view('>u2' if msg.is_bigendian else '<u2').reshape(h, w)
-        grey = (arr >> 8).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
-    arr = rows.reshape(h, w, channels)
-    if order is None:
-        return np.ascontiguousarray(np.repeat(arr, 3, axis=2))
-    return np.ascontiguousarray(arr[..., list(order)])
-
-
 def _camera_info_intrinsics(msg: Any) -> CameraIntrinsics:
-    """Intrinsics of a CameraInfo: P when its focal lengths are usable, else K."""
-    k = np.asarray(msg.k, dtype=np.float64).reshape(-1)
-    p = np.asarray(msg.p, dtype=np.float64).reshape(-1)
-    width, height = int(msg.width), int(msg.height)
-    for fx, fy, cx, cy in ((p[0], p[5], p[2], p[6]), (k[0], k[4], k[2], k[5])):
-        if np.all(np.isfinite([fx, fy, cx, cy])) and fx > 0 and fy > 0:
-            return CameraIntrinsics(float(fx), float(fy), float(cx), float(cy), width,
-                                    height).validate()
-    raise ValueError(f'camera info has no usable intrinsics (K = {k.tolist()}): an '
-                     'uncalibrated camera; pass intrinsics or fov')
-
-
-def _stamp(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    try:
+        return camera_info_to_intrinsics(msg)
+    except ConversionError as exc:
+        raise ValueError(f'{exc}; pass intrinsics or fov') from None
 
 
 class _BagIndex:
@@ -181,7 +123,7 @@ class _BagIndex:
                 msg = reader.deserialize(raw, conn.msgtype)
                 same = same + 1 if t == last_t else 0
                 last_t = t
-                stamp = _stamp(msg.header)
+                stamp = stamp_ns(msg.header)
                 k = self._match(infos, stamp, tol)
                 if k is None:
                     k = fallback
@@ -226,7 +168,7 @@ class _BagIndex:
         if info_conns:
             for conn, _, raw in reader.messages(connections=info_conns):
                 msg = reader.deserialize(raw, conn.msgtype)
-                items.append((_stamp(msg.header), _camera_info_intrinsics(msg)))
+                items.append((stamp_ns(msg.header), _camera_info_intrinsics(msg)))
         items.sort(key=lambda x: x[0])
         return [s for s, _ in items], [k for _, k in items]
 
@@ -245,7 +187,7 @@ class _BagIndex:
     def _size(msg: Any) -> Tuple[int, int]:
         if hasattr(msg, 'encoding'):
             return int(msg.width), int(msg.height)
-        rgb = decode_image_message(msg)
+        rgb = message_to_rgb(msg)
         return rgb.shape[1], rgb.shape[0]
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -270,7 +212,7 @@ class _BagIndex:
         seen = 0
         for conn, _, raw in self._reader.messages(connections=self._conns, start=t, stop=t + 1):
             if seen == position:
-                return decode_image_message(self._reader.deserialize(raw, conn.msgtype)), k, name
+                return message_to_rgb(self._reader.deserialize(raw, conn.msgtype)), k, name
             seen += 1
         raise ValueError(f'bag {self.path}: frame {index} of {self.topic} (log time {t}) could '
                          'not be read back (was the bag modified?)')

@@ -227,6 +227,33 @@ def compressed_image_to_rgb(msg: Any) -> np.ndarray:
     return np.ascontiguousarray(decoded[..., 2::-1])
 
 
+def message_to_rgb(msg: Any) -> np.ndarray:
+    """
+    Decode an Image or CompressedImage message (rclpy or ``rosbags``) into H x W x 3 uint8 RGB.
+
+    :param msg: an Image-like (see :func:`image_to_rgb`) or CompressedImage-like object (see
+        :func:`compressed_image_to_rgb`)
+    :return: H x W x 3 uint8, RGB order
+    :raises ConversionError: for an unsupported encoding, a depth payload or undecodable data
+    """
+    if is_compressed_image(msg):
+        return compressed_image_to_rgb(msg)
+    return image_to_rgb(msg)
+
+
+def stamp_ns(stamp_or_header: Any) -> int:
+    """
+    Nanoseconds of a ``builtin_interfaces/Time``, or of a header's / message's stamp.
+
+    :param stamp_or_header: a Time (``sec``, ``nanosec``), a Header, or a message with a header
+    :return: integer nanoseconds
+    """
+    obj = stamp_or_header
+    obj = getattr(obj, 'header', obj)
+    obj = getattr(obj, 'stamp', obj)
+    return int(obj.sec) * 1_000_000_000 + int(obj.nanosec)
+
+
 def numpy_to_image_fields(arr: np.ndarray, encoding: str) -> Dict[str, Any]:
     """
     Image message fields for an array (little-endian, rows without padding).
