@@ -40,9 +40,7 @@ import json
 import os
 from pathlib import Path
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -202,25 +200,21 @@ def scoped_env(values: Dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def node_command(options: DemoOptions, colour_max: float) -> List[str]:
+def node_params(options: DemoOptions, colour_max: float) -> Dict[str, Any]:
     """
-    Command line of the node process.
+    Parameters of the node process.
 
     :param options: demo options (model, engine, device, point stride)
     :param colour_max: far end of depth/colorized, metres
-    :return: argv
+    :return: parameter name -> value
     """
-    exe = Path(sys.executable).with_name('disdepth_node')
-    cmd = [str(exe)] if exe.is_file() else [sys.executable, '-m', 'disdepth_ros.depth_node']
-    params = {'engine': options.engine, 'device': options.device,
-              'point_stride': str(options.point_stride), 'diagnostics_period': '0.5',
-              'colorized_min_depth': '0.0', 'colorized_max_depth': f'{colour_max:.1f}'}
+    params: Dict[str, Any] = {'engine': options.engine, 'device': options.device,
+                              'point_stride': int(options.point_stride),
+                              'diagnostics_period': 0.5, 'colorized_min_depth': 0.0,
+                              'colorized_max_depth': round(float(colour_max), 1)}
     if options.model:
         params['model'] = str(Path(options.model).resolve())
-    cmd += ['--ros-args', '-r', f'__ns:={NAMESPACE}']
-    for key, value in params.items():
-        cmd += ['-p', f'{key}:={value}']
-    return cmd
+    return params
 
 
 def _tail(path: Optional[Path], lines: int = 25) -> str:
@@ -228,21 +222,6 @@ def _tail(path: Optional[Path], lines: int = 25) -> str:
         return '(no node log)'
     text = path.read_text(errors='replace').strip().splitlines()
     return '\n'.join('    ' + line for line in text[-lines:]) or '    (empty)'
-
-
-def _stop(proc: 'subprocess.Popen[bytes]') -> None:
-    """Stop the node process: SIGINT, then SIGTERM, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0)):
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    proc.kill()
-    proc.wait()
 
 
 def play(seq: Sequence, options: DemoOptions, workdir: Path,
@@ -258,8 +237,6 @@ def play(seq: Sequence, options: DemoOptions, workdir: Path,
     :raises DemoError: when the node does not start or publishes nothing
     """
     import domain_coordinator
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy
     from rclpy.qos import HistoryPolicy
     from rclpy.qos import QoSProfile
@@ -271,7 +248,9 @@ def play(seq: Sequence, options: DemoOptions, workdir: Path,
     from sensor_msgs.msg import Image
     from sensor_msgs.msg import PointCloud2
 
-    from disdepth_ros.qos import fastdds_profile_path
+    from disdepth_ros.harness import graph_env
+    from disdepth_ros.harness import NodeProcess
+    from disdepth_ros.harness import RosHarness
 
     types = {'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/CameraInfo': CameraInfo,
              'sensor_msgs/msg/PointCloud2': PointCloud2}
@@ -284,22 +263,17 @@ def play(seq: Sequence, options: DemoOptions, workdir: Path,
                           reliability=ReliabilityPolicy.RELIABLE,
                           durability=DurabilityPolicy.VOLATILE)
     with domain_coordinator.domain_id() as domain:
-        env = {'ROS_DOMAIN_ID': str(domain), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
-               'FASTDDS_DEFAULT_PROFILES_FILE': str(fastdds_profile_path()),
-               'ROS_LOG_DIR': str(ros_log), 'RCUTILS_COLORIZED_OUTPUT': '0'}
-        with scoped_env(env), open(rec.node_log, 'wb') as node_out:
-            cmd = node_command(options, colour_max)
+        env = graph_env(domain, ros_log)
+        with scoped_env({k: v for k, v in env.items() if os.environ.get(k) != v}):
+            node_proc = NodeProcess(workdir, env, node_params(options, colour_max),
+                                    remaps=[f'__ns:={NAMESPACE}'])
+            proc = node_proc.proc
             log(f'disdepth demo: starting the node (ROS_DOMAIN_ID={domain}): '
-                f'{" ".join(cmd[:1] + cmd[1:])}')
-            proc = subprocess.Popen(cmd, stdout=node_out, stderr=subprocess.STDOUT,
-                                    env=dict(os.environ))
-            context = rclpy.Context()
-            rclpy.init(context=context, domain_id=domain)
-            node = None
+                f'{" ".join(str(a) for a in proc.args)}')
+            ros = None
             try:
-                node = rclpy.create_node('disdepth_demo_player', context=context)
-                executor = SingleThreadedExecutor(context=context)
-                executor.add_node(node)
+                ros = RosHarness(domain, 'disdepth_demo_player')
+                node, executor = ros.node, ros.executor
                 pub_img = node.create_publisher(Image, f'{NAMESPACE}/image', reliable)
                 pub_info = node.create_publisher(CameraInfo, f'{NAMESPACE}/camera_info',
                                                  reliable)
@@ -336,10 +310,9 @@ def play(seq: Sequence, options: DemoOptions, workdir: Path,
                              serialize_message)
                 _drain(executor, proc, rec, len(seq.rgb), last_output)
             finally:
-                _stop(proc)
-                if node is not None:
-                    node.destroy_node()
-                rclpy.try_shutdown(context=context)
+                node_proc.stop(timeout=10.0)
+                if ros is not None:
+                    ros.close()
     return rec
 
 
