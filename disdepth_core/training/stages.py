@@ -313,18 +313,10 @@ class TeacherTask(Task):
         return self.teacher.config
 
 
-class StudentTask(Task):
-    """Supervised baseline student."""
+class _StudentResult:
+    """The deliverable of the stages whose trained network is ``self.student`` alone."""
 
-    stage = 'student'
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        super().__init__(cfg)
-        self.student = _student_from(cfg)
-
-    def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
-        """Supervised loss of the student."""
-        return self.supervised_forward(batch)
+    student: DisDepthStudent
 
     def predictor(self) -> nn.Module:
         """Return the student."""
@@ -341,6 +333,20 @@ class StudentTask(Task):
     def output_config(self) -> Any:
         """Return the student's config."""
         return self.student.config
+
+
+class StudentTask(_StudentResult, Task):
+    """Supervised baseline student."""
+
+    stage = 'student'
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__(cfg)
+        self.student = _student_from(cfg)
+
+    def forward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+        """Supervised loss of the student."""
+        return self.supervised_forward(batch)
 
 
 class AcclimateTask(Task):
@@ -533,7 +539,7 @@ class DistillTask(Task):
         return self.student.config
 
 
-class LabelDistillTask(Task):
+class LabelDistillTask(_StudentResult, Task):
     """
     The student from a teacher ONNX file's output on (unlabelled) frames: no acclimation.
 
@@ -627,22 +633,6 @@ class LabelDistillTask(Task):
             loss = loss + ld.anchor_weight * anchor
             parts['anchor'] = anchor.detach()
         return {'loss': loss, **parts}
-
-    def predictor(self) -> nn.Module:
-        """Return the student."""
-        return self.student
-
-    def deliverable(self) -> Tuple[nn.Module, Any, str, str]:
-        """Return the student and its config."""
-        return self.student, self.student.config, 'student', self.student.config.backbone
-
-    def resume_modules(self) -> Dict[str, nn.Module]:
-        """Return the student."""
-        return {'student': self.student}
-
-    def output_config(self) -> Any:
-        """Return the student's config."""
-        return self.student.config
 
     def spec(self, name: str = '', extra: Optional[Dict[str, Any]] = None) -> ModelSpec:
         """Return the student's spec, with the teacher and where the metric scale comes from."""
