@@ -34,7 +34,7 @@ Conventions (REP 118 / REP 117, depth_image_proc):
 
 import math
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -252,6 +252,37 @@ def stamp_ns(stamp_or_header: Any) -> int:
     obj = getattr(obj, 'header', obj)
     obj = getattr(obj, 'stamp', obj)
     return int(obj.sec) * 1_000_000_000 + int(obj.nanosec)
+
+
+def fill_message(msg: Any, fields: Mapping[str, Any],
+                 point_field: Optional[Callable[..., Any]] = None) -> Any:
+    """
+    Copy a field dict of this module into a mutable message (rclpy's), in place.
+
+    ``roi`` (a dict) is copied into ``msg.roi``; ``fields`` (a PointCloud2's ``(name, offset,
+    datatype, count)`` tuples) become ``point_field(name=..., offset=..., datatype=...,
+    count=...)`` objects; everything else is set as it is.
+
+    :param msg: the message (e.g. a fresh ``sensor_msgs.msg.Image()``)
+    :param fields: from :func:`numpy_to_image_fields`, :func:`depth_to_image_fields`,
+        :func:`intrinsics_to_camera_info_fields`, :func:`scaled_camera_info_fields` or
+        :func:`pointcloud2_fields`
+    :param point_field: the PointField class (needed for clouds only)
+    :return: ``msg``
+    :raises ConversionError: a cloud without ``point_field``
+    """
+    for key, value in fields.items():
+        if key == 'roi':
+            for roi_key, roi_value in value.items():
+                setattr(msg.roi, roi_key, roi_value)
+        elif key == 'fields':
+            if point_field is None:
+                raise ConversionError('filling a PointCloud2 needs the PointField class')
+            msg.fields = [point_field(name=n, offset=o, datatype=d, count=c)
+                          for n, o, d, c in value]
+        else:
+            setattr(msg, key, value)
+    return msg
 
 
 def numpy_to_image_fields(arr: np.ndarray, encoding: str) -> Dict[str, Any]:

@@ -343,7 +343,6 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
     """
     from sensor_msgs.msg import CameraInfo
     from sensor_msgs.msg import Image
-    from sensor_msgs.msg import RegionOfInterest
     info_fields = rosmsg.intrinsics_to_camera_info_fields(seq.intrinsics)
     period = 1.0 / options.fps
     topics = [f'{NAMESPACE}/{rel}' for rel in OUTPUT_TOPICS]
@@ -360,16 +359,10 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
             executor.spin_once(timeout_sec=0.005 if waiting else min(target - now, 0.01))
         previous = time.monotonic()
         stamp = node.get_clock().now()
-        img = Image()
-        for key, value in rosmsg.numpy_to_image_fields(rgb, 'rgb8').items():
-            setattr(img, key, value)
+        img = rosmsg.fill_message(Image(), rosmsg.numpy_to_image_fields(rgb, 'rgb8'))
         img.header.stamp = stamp.to_msg()
         img.header.frame_id = FRAME_ID
-        info = CameraInfo()
-        for key, value in info_fields.items():
-            if key == 'roi':
-                value = RegionOfInterest(**value)
-            setattr(info, key, value)
+        info = rosmsg.fill_message(CameraInfo(), info_fields)
         info.header = img.header
         pub_info.publish(info)
         pub_img.publish(img)

@@ -71,6 +71,7 @@ from disdepth_core.inference import check_output_kind
 from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_core.rosmsg import ConversionError
+from disdepth_core.rosmsg import fill_message
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.diagnostics import NodeStats
@@ -131,16 +132,7 @@ def create_estimator_for(config: NodeConfig) -> DepthEstimator:
 
 
 def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
-    for key, value in fields.items():
-        if key == 'roi':
-            for roi_key, roi_value in value.items():
-                setattr(msg.roi, roi_key, roi_value)
-        elif key == 'fields':
-            msg.fields = [PointField(name=n, offset=o, datatype=d, count=c)
-                          for n, o, d, c in value]
-        else:
-            setattr(msg, key, value)
-    return msg
+    return fill_message(msg, fields, PointField)
 
 
 class DepthNodeMixin:

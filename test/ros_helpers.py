@@ -175,9 +175,7 @@ def make_image(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -
     from sensor_msgs.msg import Image
 
     from disdepth_core.rosmsg import numpy_to_image_fields
-    msg = Image()
-    for key, value in numpy_to_image_fields(array, encoding).items():
-        setattr(msg, key, value)
+    msg = rosmsg.fill_message(Image(), numpy_to_image_fields(array, encoding))
     set_header(msg, stamp_ns, frame_id)
     return msg
 
@@ -187,11 +185,7 @@ def make_camera_info(intr: CameraIntrinsics, stamp_ns: int, frame_id: str) -> An
     from sensor_msgs.msg import CameraInfo
 
     from disdepth_core.rosmsg import intrinsics_to_camera_info_fields
-    msg = CameraInfo()
-    for key, value in intrinsics_to_camera_info_fields(intr).items():
-        if key == 'roi':
-            continue
-        setattr(msg, key, value)
+    msg = rosmsg.fill_message(CameraInfo(), intrinsics_to_camera_info_fields(intr))
     set_header(msg, stamp_ns, frame_id)
     return msg
 
