@@ -39,7 +39,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'infer': ('disdepth_ros.commands.infer', 'run a model on image files'),
     'adopt': ('disdepth_ros.commands.adopt', 'make a foreign depth network (ONNX, Hugging Face '
               'folder) a disdepth model'),
-    'bench': ('disdepth_core.bench', 'benchmark engines, models and sizes'),
+    'bench': ('disdepth_ros.commands.bench', 'benchmark engines, models and sizes'),
     'bag': ('disdepth_ros.commands.bag', 'add depth, camera info and points to a rosbag2'),
     'demo': ('disdepth_ros.commands.demo', 'run the node on a synthetic sequence, record a bag'),
 }
