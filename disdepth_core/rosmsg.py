@@ -32,9 +32,10 @@ Conventions (REP 118 / REP 117, depth_image_proc):
   ``compressed`` transport); it is decoded with OpenCV, imported only when one is decoded.
 """
 
+from bisect import bisect_left
 import math
 import sys
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -252,6 +253,24 @@ def stamp_ns(stamp_or_header: Any) -> int:
     obj = getattr(obj, 'header', obj)
     obj = getattr(obj, 'stamp', obj)
     return int(obj.sec) * 1_000_000_000 + int(obj.nanosec)
+
+
+def nearest_stamp(stamps: Sequence[int], stamp: int) -> Tuple[Optional[int], Optional[int]]:
+    """
+    Find the stamp nearest to ``stamp`` in a sorted list.
+
+    The offline counterpart (bags) of the node's live matcher, ``disdepth_ros.sync.StampMatcher``.
+
+    :param stamps: stamps in ns, sorted ascending
+    :param stamp: the stamp to match, ns
+    :return: (index of the nearest, its |offset| in ns), or (None, None) for an empty list
+    """
+    if not stamps:
+        return None, None
+    i = bisect_left(stamps, stamp)
+    best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)),
+               key=lambda j: abs(stamps[j] - stamp))
+    return best, abs(stamps[best] - stamp)
 
 
 def fill_message(msg: Any, fields: Mapping[str, Any],

@@ -45,7 +45,6 @@ play``, Foxglove and ``rosbags`` read the result.  The bag is written to a tempo
 next to ``OUT`` and moved into place only when complete: an error leaves no partial output.
 """
 
-from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 import os
@@ -65,6 +64,7 @@ from disdepth_core.inference import check_output_kind
 from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_core.rosmsg import ConversionError
+from disdepth_core.rosmsg import nearest_stamp
 from disdepth_core.rosmsg import stamp_ns
 from disdepth_ros import pipeline
 from disdepth_ros.pipeline import OutputOptions
@@ -227,12 +227,9 @@ class _InfoIndex:
 
         :return: (message or None, |offset| in ns of the nearest one, None when there is none)
         """
-        if not self.stamps:
+        best, offset = nearest_stamp(self.stamps, stamp)
+        if best is None or offset is None:
             return None, None
-        i = bisect_left(self.stamps, stamp)
-        best = min((j for j in (i - 1, i) if 0 <= j < len(self.stamps)),
-                   key=lambda j: abs(self.stamps[j] - stamp))
-        offset = abs(self.stamps[best] - stamp)
         return (self.msgs[best] if offset <= tolerance_ns else None), offset
 
 

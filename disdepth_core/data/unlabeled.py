@@ -44,7 +44,6 @@ each DataLoader worker process.  Example training entry::
           options: {topic: /front/image_raw, stride: 3}
 """
 
-from bisect import bisect_left
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -61,6 +60,7 @@ from disdepth_core.geometry import load_intrinsics_json
 from disdepth_core.rosmsg import camera_info_to_intrinsics
 from disdepth_core.rosmsg import ConversionError
 from disdepth_core.rosmsg import message_to_rgb
+from disdepth_core.rosmsg import nearest_stamp
 from disdepth_core.rosmsg import stamp_ns
 from disdepth_core.transforms import read_rgb
 
@@ -176,12 +176,8 @@ class _BagIndex:
     def _match(infos: Tuple[List[int], List[CameraIntrinsics]], stamp: int,
                tol: int) -> Optional[CameraIntrinsics]:
         stamps, ks = infos
-        if not stamps:
-            return None
-        i = bisect_left(stamps, stamp)
-        j = min((j for j in (i - 1, i) if 0 <= j < len(stamps)),
-                key=lambda j: abs(stamps[j] - stamp))
-        return ks[j] if abs(stamps[j] - stamp) <= tol else None
+        j, offset = nearest_stamp(stamps, stamp)
+        return ks[j] if j is not None and offset is not None and offset <= tol else None
 
     @staticmethod
     def _size(msg: Any) -> Tuple[int, int]:
