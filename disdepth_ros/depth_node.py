@@ -74,6 +74,7 @@ from disdepth_core.rosmsg import ConversionError
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.diagnostics import NodeStats
+from disdepth_ros.multicam import MultiCameraMixin
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import MODEL_PARAMETERS
 from disdepth_ros.node_config import NodeConfig
@@ -143,7 +144,7 @@ def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
     return msg
 
 
-class DepthNodeMixin:
+class DepthNodeMixin(MultiCameraMixin):
     """
     The depth node's logic, shared by :class:`DepthNode` and the managed (lifecycle) node.
 
@@ -162,7 +163,7 @@ class DepthNodeMixin:
         for spec in PARAMETERS:
             self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
                 description=spec.description, read_only=not spec.live,
-                dynamic_typing=isinstance(spec.default, float)))
+                dynamic_typing=isinstance(spec.default, (float, list))))
         self._factory = estimator_factory
         self._lock = threading.Lock()
         self._config: Optional[NodeConfig] = None
@@ -176,6 +177,7 @@ class DepthNodeMixin:
         self._diagnostics_timer: Any = None
         self._inputs_group = MutuallyExclusiveCallbackGroup()
         self._fallback_active = False
+        self._init_cameras()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # ----------------------------------------------------------------- states
@@ -211,7 +213,10 @@ class DepthNodeMixin:
             raise NodeStartupError(str(exc)) from None
         publishers = {key: self.create_publisher(OUTPUT_TYPES[key], topic,
                                                  to_qos_profile(config.qos[key]))
-                      for key, topic in output_topics(config.output_options()).items()}
+                      for key, topic in output_topics(config.output_options()).items()} \
+            if not config.multi_camera else self._camera_publishers(
+                config, lambda key, topic: self.create_publisher(
+                    OUTPUT_TYPES[key], topic, to_qos_profile(config.qos[key])))
         with self._lock:
             self._config, self._estimator = config, estimator
             self._stats = NodeStats()
@@ -228,6 +233,9 @@ class DepthNodeMixin:
         config = self.config
         if config is None:
             raise NodeStartupError('cannot activate: the node is not configured')
+        if config.multi_camera:
+            self._activate_cameras(config)
+            return
         self._slot = LatestFrameSlot()
         self._worker = threading.Thread(target=self._work, args=(self._slot,),
                                         name='disdepth-inference', daemon=True)
@@ -429,8 +437,12 @@ class DepthNodeMixin:
                               (done - taken) * 1000.0)
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
-                 config: NodeConfig, wanted: List[str]) -> List[str]:
-        """Build every wanted output first, then publish them all (never half a frame)."""
+                 config: NodeConfig, wanted: List[str], prefix: str = '') -> List[str]:
+        """
+        Build every wanted output first, then publish them all (never half a frame).
+
+        :param prefix: key prefix of the publishers (``<camera>/`` with ``cameras``)
+        """
         fields = pipeline.output_fields(result, info, config.output_options(), wanted)
         messages = []
         for key in wanted:
@@ -438,7 +450,7 @@ class DepthNodeMixin:
             msg.header = header
             messages.append((key, msg))
         for key, msg in messages:
-            self._publishers_by_key[key].publish(msg)
+            self._publishers_by_key[prefix + key].publish(msg)
         return wanted
 
     # ----------------------------------------------------------------- diagnostics
@@ -459,12 +471,15 @@ class DepthNodeMixin:
                   ('output_kind', spec.output_kind),
                   ('depth_range_m', f'{lo:g}..{hi:g}' if spec.is_metric else 'relative'),
                   ('outputs_subscribed', ','.join(self._wanted_outputs()) or 'none')]
-        report = self._stats.report(static)
-        status = DiagnosticStatus(
-            level=bytes([report.level]), name=f'{self.get_fully_qualified_name()}: depth',
-            message=report.message, hardware_id=info.provider,
-            values=[KeyValue(key=k, value=v) for k, v in report.values])
-        array = DiagnosticArray(status=[status])
+        if config.multi_camera:
+            statuses = self._camera_statuses(static[:-1], info.provider)
+        else:
+            report = self._stats.report(static)
+            statuses = [DiagnosticStatus(
+                level=bytes([report.level]), name=f'{self.get_fully_qualified_name()}: depth',
+                message=report.message, hardware_id=info.provider,
+                values=[KeyValue(key=k, value=v) for k, v in report.values])]
+        array = DiagnosticArray(status=statuses)
         array.header.stamp = self.get_clock().now().to_msg()
         pub.publish(array)
 
