@@ -160,10 +160,15 @@ class DepthNodeMixin(MultiCameraMixin):
 
         :param estimator_factory: builds the estimator from the configuration
         """
+        # rcl reads an empty list in a params file (`cameras: []`) as an unset override: the
+        # declared default ([]) stands then
+        overrides = getattr(self, '_parameter_overrides', {})
         for spec in PARAMETERS:
+            unset = isinstance(spec.default, list) and spec.name in overrides \
+                and overrides[spec.name].value is None
             self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
                 description=spec.description, read_only=not spec.live,
-                dynamic_typing=isinstance(spec.default, (float, list))))
+                dynamic_typing=isinstance(spec.default, (float, list))), ignore_override=unset)
         self._factory = estimator_factory
         self._lock = threading.Lock()
         self._config: Optional[NodeConfig] = None

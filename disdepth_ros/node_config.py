@@ -213,6 +213,9 @@ class NodeConfig:
                 if ok:
                     merged[spec.name] = float(value)
             elif isinstance(spec.default, list):
+                # rcl's params-file parser turns an empty sequence (`cameras: []`) into an
+                # unset parameter: None means the default then
+                value = merged[spec.name] = list(spec.default) if value is None else value
                 ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
                 if ok:
                     merged[spec.name] = tuple(value)
