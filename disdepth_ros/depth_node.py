@@ -75,6 +75,7 @@ from disdepth_core.rosmsg import fill_message
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.diagnostics import NodeStats
+from disdepth_ros.multicam import MultiCameraMixin
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import MODEL_PARAMETERS
 from disdepth_ros.node_config import NodeConfig
@@ -135,7 +136,7 @@ def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
     return fill_message(msg, fields, PointField)
 
 
-class DepthNodeMixin:
+class DepthNodeMixin(MultiCameraMixin):
     """
     The depth node's logic, shared by :class:`DepthNode` and the managed (lifecycle) node.
 
@@ -151,10 +152,15 @@ class DepthNodeMixin:
 
         :param estimator_factory: builds the estimator from the configuration
         """
+        # rcl reads an empty list in a params file (`cameras: []`) as an unset override: the
+        # declared default ([]) stands then
+        overrides = getattr(self, '_parameter_overrides', {})
         for spec in PARAMETERS:
+            unset = isinstance(spec.default, list) and spec.name in overrides \
+                and overrides[spec.name].value is None
             self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
                 description=spec.description, read_only=not spec.live,
-                dynamic_typing=isinstance(spec.default, float)))
+                dynamic_typing=isinstance(spec.default, (float, list))), ignore_override=unset)
         self._factory = estimator_factory
         self._lock = threading.Lock()
         self._config: Optional[NodeConfig] = None
@@ -168,6 +174,7 @@ class DepthNodeMixin:
         self._diagnostics_timer: Any = None
         self._inputs_group = MutuallyExclusiveCallbackGroup()
         self._fallback_active = False
+        self._init_cameras()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # ----------------------------------------------------------------- states
@@ -203,7 +210,10 @@ class DepthNodeMixin:
             raise NodeStartupError(str(exc)) from None
         publishers = {key: self.create_publisher(OUTPUT_TYPES[key], topic,
                                                  to_qos_profile(config.qos[key]))
-                      for key, topic in output_topics(config.output_options()).items()}
+                      for key, topic in output_topics(config.output_options()).items()} \
+            if not config.multi_camera else self._camera_publishers(
+                config, lambda key, topic: self.create_publisher(
+                    OUTPUT_TYPES[key], topic, to_qos_profile(config.qos[key])))
         with self._lock:
             self._config, self._estimator = config, estimator
             self._stats = NodeStats()
@@ -220,6 +230,9 @@ class DepthNodeMixin:
         config = self.config
         if config is None:
             raise NodeStartupError('cannot activate: the node is not configured')
+        if config.multi_camera:
+            self._activate_cameras(config)
+            return
         self._slot = LatestFrameSlot()
         self._worker = threading.Thread(target=self._work, args=(self._slot,),
                                         name='disdepth-inference', daemon=True)
@@ -421,8 +434,12 @@ class DepthNodeMixin:
                               (done - taken) * 1000.0)
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
-                 config: NodeConfig, wanted: List[str]) -> List[str]:
-        """Build every wanted output first, then publish them all (never half a frame)."""
+                 config: NodeConfig, wanted: List[str], prefix: str = '') -> List[str]:
+        """
+        Build every wanted output first, then publish them all (never half a frame).
+
+        :param prefix: key prefix of the publishers (``<camera>/`` with ``cameras``)
+        """
         fields = pipeline.output_fields(result, info, config.output_options(), wanted)
         messages = []
         for key in wanted:
@@ -430,7 +447,7 @@ class DepthNodeMixin:
             msg.header = header
             messages.append((key, msg))
         for key, msg in messages:
-            self._publishers_by_key[key].publish(msg)
+            self._publishers_by_key[prefix + key].publish(msg)
         return wanted
 
     # ----------------------------------------------------------------- diagnostics
@@ -451,12 +468,15 @@ class DepthNodeMixin:
                   ('output_kind', spec.output_kind),
                   ('depth_range_m', f'{lo:g}..{hi:g}' if spec.is_metric else 'relative'),
                   ('outputs_subscribed', ','.join(self._wanted_outputs()) or 'none')]
-        report = self._stats.report(static)
-        status = DiagnosticStatus(
-            level=bytes([report.level]), name=f'{self.get_fully_qualified_name()}: depth',
-            message=report.message, hardware_id=info.provider,
-            values=[KeyValue(key=k, value=v) for k, v in report.values])
-        array = DiagnosticArray(status=[status])
+        if config.multi_camera:
+            statuses = self._camera_statuses(static[:-1], info.provider)
+        else:
+            report = self._stats.report(static)
+            statuses = [DiagnosticStatus(
+                level=bytes([report.level]), name=f'{self.get_fully_qualified_name()}: depth',
+                message=report.message, hardware_id=info.provider,
+                values=[KeyValue(key=k, value=v) for k, v in report.values])]
+        array = DiagnosticArray(status=statuses)
         array.header.stamp = self.get_clock().now().to_msg()
         pub.publish(array)
 

@@ -25,8 +25,8 @@ live changes.  Pure Python: no rclpy.
 from dataclasses import dataclass
 from dataclasses import fields
 import math
+import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
-
 
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_ros.pipeline import COLORMAPS
@@ -39,6 +39,9 @@ from disdepth_ros.qos import QosSettings
 # transport's topic lies below the resolved, remapped ``image`` topic).
 IMAGE_TRANSPORTS: Dict[str, str] = {'raw': '', 'compressed': '/compressed'}
 ENGINE_NAMES_HINT = 'auto, onnxruntime, torch'
+# A camera name: a relative ROS name (tokens of letters, digits and underscores, not starting
+# with a digit, joined by single slashes), so that ``<name>/image`` is a valid topic.
+CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 
 
 class ConfigError(ValueError):
@@ -102,6 +105,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = tuple([
     ParamSpec('image_transport', 'raw', 'input transport: raw (sensor_msgs/Image on image) or '
               'compressed (sensor_msgs/CompressedImage, JPEG or PNG, on image/compressed below '
               'the remapped image topic)', live=False),
+    ParamSpec('cameras', [], 'camera names; empty = one camera on image and camera_info. With '
+              'names, each camera N is read from N/image (or N/image/compressed) and '
+              'N/camera_info and gets its own N/depth, N/points, ... outputs and diagnostics; '
+              'frames that are ready together run as one batch through the model', live=False),
     ParamSpec('min_depth', 0.0, 'metres; nearer depth is published as invalid (NaN, 0 in '
               "16UC1, NaN points); 0 = the model's minimum depth"),
     ParamSpec('max_depth', 0.0, 'metres; farther depth is published as invalid; 0 = the '
@@ -157,6 +164,7 @@ class NodeConfig:
     input_height: int
     input_width: int
     image_transport: str
+    cameras: Tuple[str, ...]
     min_depth: float
     max_depth: float
     min_confidence: float
@@ -204,11 +212,19 @@ class NodeConfig:
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)
                 if ok:
                     merged[spec.name] = float(value)
+            elif isinstance(spec.default, list):
+                # rcl's params-file parser turns an empty sequence (`cameras: []`) into an
+                # unset parameter: None means the default then
+                value = merged[spec.name] = list(spec.default) if value is None else value
+                ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+                if ok:
+                    merged[spec.name] = tuple(value)
             else:
                 ok = isinstance(value, str)
             if not ok:
-                problems.append(f'{spec.name} must be a {type(spec.default).__name__}, got '
-                                f'{value!r}')
+                kind = 'list of strings' if isinstance(spec.default, list) \
+                    else type(spec.default).__name__
+                problems.append(f'{spec.name} must be a {kind}, got {value!r}')
         if problems:
             raise ConfigError('invalid parameters: ' + '; '.join(problems))
         qos = {key: QosSettings(merged[f'qos.{key}.reliability'],
@@ -239,6 +255,7 @@ class NodeConfig:
         if self.image_transport not in IMAGE_TRANSPORTS:
             out.append(f'image_transport must be one of {", ".join(IMAGE_TRANSPORTS)}, got '
                        f'{self.image_transport!r}')
+        out += camera_name_problems(self.cameras)
         out += self.output_options().problems()
         if self.fallback_hfov_deg and not 0.0 < self.fallback_hfov_deg < 180.0:
             out.append(f'fallback_hfov_deg must be 0 (unset) or in (0, 180), got '
@@ -260,6 +277,11 @@ class NodeConfig:
         for key, q in self.qos.items():
             out += q.problems(key, adaptive=key in INPUT_KEYS)
         return out
+
+    @property
+    def multi_camera(self) -> bool:
+        """Whether the node serves the named ``cameras`` (not the one ``image`` input)."""
+        return bool(self.cameras)
 
     @property
     def has_fallback(self) -> bool:
@@ -306,3 +328,22 @@ class NodeConfig:
         if self.input_height and self.input_width:
             return {'input_size': (self.input_height, self.input_width)}
         return {}
+
+
+def camera_name_problems(names: Tuple[str, ...]) -> List[str]:
+    """
+    Describe every invalid or repeated name of the ``cameras`` parameter.
+
+    :param names: the camera names
+    :return: one message per problem, naming the camera (empty when all are valid)
+    """
+    out = []
+    for name in names:
+        if not CAMERA_NAME.fullmatch(name):
+            out.append(f'cameras: {name!r} is not a valid ROS name (expected a relative name '
+                       'of letters, digits and underscores, not starting with a digit, tokens '
+                       "joined by single '/', e.g. 'front' or 'arm/left')")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        out.append(f'cameras: {", ".join(repeated)} listed more than once')
+    return out

@@ -22,7 +22,8 @@ node would have published for the same frames.
 1. :func:`decode_image` turns a ``sensor_msgs/Image`` (or ``CompressedImage``) into RGB uint8;
 2. :func:`intrinsics_for` picks the intrinsics (a CameraInfo, rescaled to the image when its size
    differs, or fallback intrinsics);
-3. :func:`estimate` runs the estimator;
+3. :func:`estimate` runs the estimator (:func:`estimate_batch`: several images of one size in
+   one call, the node's several cameras);
 4. :func:`gate` invalidates depth outside the published range or below the confidence threshold;
 5. :func:`output_fields` gives the field dicts of every output message (depth, its camera info,
    confidence, colourised depth, points; see :mod:`disdepth_core.rosmsg`); the caller adds
@@ -233,6 +234,34 @@ def estimate(estimator: DepthEstimator, rgb: np.ndarray,
                       depth=np.asarray(result.depth, dtype=np.float32),
                       confidence=np.asarray(result.confidence, dtype=np.float32),
                       timings_ms=dict(result.timings_ms))
+
+
+def estimate_batch(estimator: DepthEstimator, rgbs: List[np.ndarray],
+                   intrinsics: List[CameraIntrinsics]) -> List[FrameDepth]:
+    """
+    Run the estimator on several images of one size in one call (``predict_batch``).
+
+    :param estimator: any :class:`DepthEstimator`
+    :param rgbs: H x W x 3 uint8 RGB images, all of one size
+    :param intrinsics: one CameraIntrinsics per image
+    :return: each frame's depth and confidence, in order
+    :raises ValueError: for unusable images or intrinsics, several sizes, a model that takes
+        one image per call (from the estimator), or results that do not fit the images
+    """
+    results = estimator.predict_batch(rgbs, intrinsics)
+    if len(results) != len(rgbs):
+        raise ValueError(f'estimator returned {len(results)} results for {len(rgbs)} images')
+    frames = []
+    for rgb, k, result in zip(rgbs, intrinsics, results):
+        h, w = rgb.shape[:2]
+        if result.depth.shape != (h, w) or result.confidence.shape != (h, w):
+            raise ValueError(f'estimator returned depth {result.depth.shape} and confidence '
+                             f'{result.confidence.shape} for a {w}x{h} image')
+        frames.append(FrameDepth(rgb=rgb, intrinsics=k,
+                                 depth=np.asarray(result.depth, dtype=np.float32),
+                                 confidence=np.asarray(result.confidence, dtype=np.float32),
+                                 timings_ms=dict(result.timings_ms)))
+    return frames
 
 
 def gate_depth(depth: np.ndarray, confidence: np.ndarray, min_depth: float, max_depth: float,

@@ -21,6 +21,8 @@ Example::
         camera_info:=/camera/color/camera_info rviz:=true
 
 ``image_transport:=compressed`` subscribes ``<image>/compressed`` instead (JPEG/PNG).
+``cameras:=front,back`` serves several cameras through one model (``<name>/image`` and
+``<name>/camera_info`` in, ``<name>/depth``, ``<name>/points``, ... out, below ``namespace``).
 ``lifecycle:=true`` starts the managed node ``disdepth_lifecycle_node`` instead (it waits
 unconfigured for a lifecycle manager; ``autostart:=true`` configures and activates it at once).
 
@@ -72,6 +74,9 @@ def _depth_node(context, *args, **kwargs) -> list:
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
+    cameras = LaunchConfiguration('cameras').perform(context)
+    if cameras.strip():
+        overrides['cameras'] = [name.strip() for name in cameras.split(',') if name.strip()]
     common = {
         'package': PACKAGE,
         'name': NODE_NAME,
@@ -108,6 +113,10 @@ def generate_launch_description() -> LaunchDescription:
                               description='raw (sensor_msgs/Image on image) or compressed '
                                           '(CompressedImage on <image>/compressed); empty = the '
                                           'params file value'),
+        DeclareLaunchArgument('cameras', default_value='',
+                              description='comma-separated camera names (front,back): one node, '
+                                          'one model, <name>/image in, <name>/depth ... out; '
+                                          'empty = the params file value (one camera on image)'),
         DeclareLaunchArgument('lifecycle', default_value='false',
                               description='start the managed node disdepth_lifecycle_node '
                                           '(configure/activate through its lifecycle services)'),

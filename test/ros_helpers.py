@@ -62,6 +62,8 @@ FAKE_SPEC = ModelSpec(name='fake', architecture='student', backbone='none', inpu
                       input_width=64, canonical_focal=500.0, min_depth=0.1, max_depth=10.0)
 FAKE_FOCAL = 500.0
 DELAY_ENV = 'DISDEPTH_FAKE_DELAY_S'
+# A file the fake engine appends one line per network call to: ``predict 1`` or ``batch N``.
+CALL_LOG_ENV = 'DISDEPTH_FAKE_CALL_LOG'
 
 
 def fake_depth(rgb: np.ndarray, fx: float, offset: float = 0.0) -> tuple:
@@ -92,26 +94,61 @@ class FakeEstimator:
     A deterministic DepthEstimator (see :func:`fake_depth`), optionally slow.
 
     It fails (RuntimeError) on an all-black image, so tests can provoke an inference error.
+    Each network call (``predict``, ``predict_batch``) is appended to the file named by
+    ``DISDEPTH_FAKE_CALL_LOG`` when it is set (:func:`read_call_log`).
 
     :param model_path: reported model path
-    :param delay_s: seconds each prediction sleeps (simulates a slow model)
+    :param delay_s: seconds each network call sleeps (simulates a slow model; a batch costs one
+        delay, as a batched network call on an accelerator roughly does)
     :param offset: metres added to every depth
+    :param max_batch: images per call (1: like an ONNX model with a fixed batch axis; None:
+        any number)
     """
 
-    def __init__(self, model_path: str, delay_s: float = 0.0, offset: float = 0.0) -> None:
+    def __init__(self, model_path: str, delay_s: float = 0.0, offset: float = 0.0,
+                 max_batch: Optional[int] = None) -> None:
         self.spec = FAKE_SPEC
         self.info = EngineInfo(engine='fake', provider='FakeCPU', model_path=model_path)
         self.delay_s = delay_s
         self.offset = offset
+        self.max_batch = max_batch
+        self._call_log = os.environ.get(CALL_LOG_ENV, '')
 
-    def predict(self, rgb: np.ndarray, intrinsics: CameraIntrinsics) -> DepthResult:
-        """Predict the fake depth; raise ValueError for mismatching intrinsics."""
+    def _log_call(self, kind: str, count: int) -> None:
+        if self._call_log:
+            with open(self._call_log, 'a') as f:
+                f.write(f'{kind} {count}\n')
+
+    def _check(self, rgb: np.ndarray, intrinsics: CameraIntrinsics) -> None:
         if rgb.shape[:2] != (intrinsics.height, intrinsics.width):
             raise ValueError(f'intrinsics are for {intrinsics.width}x{intrinsics.height}, image '
                              f'is {rgb.shape[1]}x{rgb.shape[0]}')
         if not rgb.any():
             raise RuntimeError('fake engine: an all-black image (simulated inference failure)')
+
+    def predict_batch(self, rgbs: List[np.ndarray],
+                      intrinsics: List[CameraIntrinsics]) -> List[DepthResult]:
+        """Predict several images of one size in one call (one delay for the batch)."""
+        if self.max_batch is not None and len(rgbs) > self.max_batch:
+            raise ValueError(f'fake engine takes {self.max_batch} image per call, got '
+                             f'{len(rgbs)}')
+        if len(rgbs) != len(intrinsics) or len({r.shape for r in rgbs}) > 1:
+            raise ValueError('fake engine: a batch needs one intrinsics per image, one size')
+        for rgb, k in zip(rgbs, intrinsics):
+            self._check(rgb, k)
         start = time.perf_counter()
+        self._log_call('batch', len(rgbs))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        ms = (time.perf_counter() - start) * 1000.0
+        return [DepthResult(*fake_depth(rgb, k.fx, self.offset), {'infer': ms})
+                for rgb, k in zip(rgbs, intrinsics)]
+
+    def predict(self, rgb: np.ndarray, intrinsics: CameraIntrinsics) -> DepthResult:
+        """Predict the fake depth; raise ValueError for mismatching intrinsics."""
+        self._check(rgb, intrinsics)
+        start = time.perf_counter()
+        self._log_call('predict', 1)
         if self.delay_s:
             time.sleep(self.delay_s)
         depth, confidence = fake_depth(rgb, intrinsics.fx, self.offset)
@@ -125,8 +162,8 @@ def make_fake_estimator(model: Optional[str], device: str = 'auto',
     Build the fake engine.
 
     ``model`` None means defaults (delay from ``DISDEPTH_FAKE_DELAY_S``); otherwise it is a JSON
-    file ``{"delay_s": ..., "offset": ...}``: a missing file or invalid JSON raises
-    ModelLoadError like a real engine does.
+    file ``{"delay_s": ..., "offset": ..., "max_batch": ...}``: a missing file or invalid JSON
+    raises ModelLoadError like a real engine does.
     """
     delay = float(os.environ.get(DELAY_ENV, '0') or 0)
     if model is None:
@@ -138,8 +175,18 @@ def make_fake_estimator(model: Optional[str], device: str = 'auto',
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f'{path} is corrupt (not a fake model JSON): {exc}') from None
+    max_batch = data.get('max_batch')
     return FakeEstimator(str(path), float(data.get('delay_s', delay)),
-                         float(data.get('offset', 0.0)))
+                         float(data.get('offset', 0.0)),
+                         None if max_batch is None else int(max_batch))
+
+
+def read_call_log(path: Path) -> List[tuple]:
+    """Read the fake engine's call log: one (kind, image count) per network call."""
+    if not path.is_file():
+        return []
+    return [(kind, int(n)) for kind, n in
+            (line.split() for line in path.read_text().splitlines() if line.strip())]
 
 
 def ros_env(domain_id: int, log_dir: Path, **extra: str) -> Dict[str, str]:
