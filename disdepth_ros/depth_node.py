@@ -75,6 +75,7 @@ from disdepth_core.colorize import colorize_depth
 from disdepth_core.inference.base import DepthEstimator
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
+from disdepth_ros.conversions import CloudBuffer
 from disdepth_ros.conversions import ConversionError
 from disdepth_ros.conversions import numpy_to_image_fields
 from disdepth_ros.diagnostics import NodeStats
@@ -178,6 +179,25 @@ def colorized(depth: Any, config: NodeConfig) -> Any:
                           colormap=getattr(cv2, 'COLORMAP_' + config.colormap.upper()))
 
 
+def _keeping_arrays(msg_type: type) -> Any:
+    """
+    Create a message whose array fields keep an ``array.array`` as it is.
+
+    rclpy's generated setters copy every value into a new ``array.array`` unless the message
+    checks its fields (``check_fields=True``), in which case an ``array.array`` of the right
+    type code is kept: the 10 MB point cloud is then not copied before ``publish`` (which
+    copies it into the middleware once).  Older rosidl versions have no such option and keep
+    the array whenever assertions are on.
+
+    :param msg_type: message class
+    :return: an empty message
+    """
+    try:
+        return msg_type(check_fields=True)
+    except AssertionError:
+        return msg_type()
+
+
 def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
     for key, value in fields.items():
         if key == 'roi':
@@ -224,6 +244,7 @@ class DepthNodeMixin:
         self._diagnostics_timer: Any = None
         self._inputs_group = MutuallyExclusiveCallbackGroup()
         self._fallback_active = False
+        self._thread_buffers = threading.local()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # ----------------------------------------------------------------- states
@@ -481,8 +502,8 @@ class DepthNodeMixin:
                                                                   config.depth_encoding)),
             'depth_camera_info': lambda: _fill(CameraInfo(),
                                                pipeline.camera_info_fields(result, info)),
-            'points': lambda: _fill(PointCloud2(), pipeline.points_fields(
-                result, config.point_stride, config.points_rgb)),
+            'points': lambda: _fill(_keeping_arrays(PointCloud2), pipeline.points_fields(
+                result, config.point_stride, config.points_rgb, self._cloud_buffer())),
             'confidence': lambda: _fill(Image(), pipeline.confidence_fields(result)),
             'colorized': lambda: _fill(Image(), numpy_to_image_fields(
                 colorized(result.depth, config), 'bgr8')),
@@ -495,6 +516,13 @@ class DepthNodeMixin:
         for key, msg in messages:
             self._publishers_by_key[key].publish(msg)
         return wanted
+
+    def _cloud_buffer(self) -> CloudBuffer:
+        """Return the calling (worker) thread's point cloud buffer, reused across frames."""
+        buffer = getattr(self._thread_buffers, 'cloud', None)
+        if buffer is None:
+            buffer = self._thread_buffers.cloud = CloudBuffer()
+        return buffer
 
     # ----------------------------------------------------------------- diagnostics
 

@@ -149,15 +149,26 @@ def camera_info_fields(frame: FrameDepth, info: Any = None) -> Dict[str, Any]:
                                                  frame.intrinsics.height)
 
 
-def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True) -> Dict[str, Any]:
+def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True,
+                  buffer: Optional[conversions.CloudBuffer] = None) -> Dict[str, Any]:
     """
     PointCloud2 fields: the organised cloud of the depth, coloured by the input image.
 
     :param frame: the frame
     :param stride: keep every ``stride``-th row and column
     :param colour: add the ``rgb`` field
+    :param buffer: build the cloud in place in this reused buffer (the node): ``data`` is then
+        the buffer's ``array.array``, valid until the buffer's next use; the bytes are the
+        same as without it (a new ``bytes`` object)
     :return: see :func:`conversions.pointcloud2_fields`
     """
-    xyz = depth_to_points(frame.depth, frame.intrinsics, stride)
     rgb = frame.rgb[::stride, ::stride] if colour else None
-    return conversions.pointcloud2_fields(xyz, rgb)
+    if buffer is None:
+        xyz = depth_to_points(frame.depth, frame.intrinsics, stride)
+        return conversions.pointcloud2_fields(xyz, rgb)
+    height, width = frame.depth[::stride, ::stride].shape
+    words = buffer.points(height, width, colour)
+    depth_to_points(frame.depth, frame.intrinsics, stride, out=words[..., :3])
+    if rgb is not None:
+        buffer.store_rgb(rgb)
+    return buffer.fields()
