@@ -62,7 +62,7 @@ import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -79,6 +79,7 @@ from disdepth_ros.conversions import CloudBuffer
 from disdepth_ros.conversions import ConversionError
 from disdepth_ros.conversions import numpy_to_image_fields
 from disdepth_ros.diagnostics import NodeStats
+from disdepth_ros.executor import InputExecutor
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import gate_depth
 from disdepth_ros.node_config import MODEL_PARAMETERS
@@ -113,6 +114,11 @@ FRAME_ERRORS = (ValueError, RuntimeError, TypeError, IndexError, ArithmeticError
 LOAD_ERRORS = (RuntimeError, OSError, ValueError, ImportError)
 
 EstimatorFactory = Callable[[NodeConfig], DepthEstimator]
+
+# ONNX Runtime's idle worker threads busy-wait by default.  In the node they would spin on the
+# cores that the middleware, the input callbacks and the output building need between two
+# inferences (and that a robot's other nodes need): the node runs them passively.
+ORT_SPINNING = os.environ.get('DISDEPTH_ORT_SPINNING', '0') == '1'
 
 # Seconds the shutdown waits for reliable subscribers to acknowledge the last outputs.
 ACK_TIMEOUT_S = 1.0
@@ -162,8 +168,25 @@ def create_estimator_for(config: NodeConfig) -> DepthEstimator:
             raise ValueError(f'{EXTRA_ENGINES_ENV}: {module} has no {function}')
         return factory(config.model or None, device=config.device, **options)
     from disdepth_core.inference import create_estimator
+    if _runs_on_onnxruntime(config):
+        options.setdefault('spinning', ORT_SPINNING)
     return create_estimator(config.model or None, engine=config.engine, device=config.device,
                             **options)
+
+
+def _runs_on_onnxruntime(config: NodeConfig) -> bool:
+    """Whether the configured engine is ONNX Runtime (``auto`` with an ONNX model included)."""
+    from disdepth_core.inference import AUTO_ENGINE_BY_SUFFIX
+    from disdepth_core.inference import model_kind
+    from disdepth_core.inference import ModelLoadError
+    from disdepth_core.inference import resolve_model_path
+    if config.engine != 'auto':
+        return config.engine == 'onnxruntime'
+    try:
+        kind = model_kind(resolve_model_path(config.model or None))
+    except (ModelLoadError, OSError, ValueError):   # create_estimator reports it
+        return False
+    return AUTO_ENGINE_BY_SUFFIX.get(kind) == 'onnxruntime'
 
 
 def colorized(depth: Any, config: NodeConfig) -> Any:
@@ -517,6 +540,15 @@ class DepthNodeMixin:
             self._publishers_by_key[key].publish(msg)
         return wanted
 
+    def runs_inline(self, entity: Any) -> bool:
+        """
+        Whether an entity's callback runs in the spinning thread (:class:`InputExecutor`).
+
+        :param entity: a subscription, timer, guard condition or waitable of this node
+        :return: True for the camera inputs' callbacks (short, frequent); False for the rest
+        """
+        return getattr(entity, 'callback_group', None) is self._inputs_group
+
     def _cloud_buffer(self) -> CloudBuffer:
         """Return the calling (worker) thread's point cloud buffer, reused across frames."""
         buffer = getattr(self._thread_buffers, 'cloud', None)
@@ -579,7 +611,7 @@ class DepthNode(DepthNodeMixin, Node):
         super().destroy_node()
 
 
-def _spin(executor: MultiThreadedExecutor, stop: threading.Event, failed: List[str]) -> None:
+def _spin(executor: Executor, stop: threading.Event, failed: List[str]) -> None:
     try:
         executor.spin()
     except ExternalShutdownException:
@@ -614,9 +646,14 @@ def run(create_node: Callable[[], Any], args: Optional[List[str]] = None,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     profile = apply_fastdds_profile()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    # Two threads: a model reload in the parameter callback must not stop the subscriptions.
-    executor = MultiThreadedExecutor(num_threads=2)
+    # Camera callbacks in the spinning thread, the rest (a model reload in the parameter
+    # callback must not stop the subscriptions) in a side thread: see disdepth_ros.executor.
     node = None
+
+    def inline(entity: Any) -> bool:
+        runs_inline = getattr(node, 'runs_inline', None)
+        return runs_inline is not None and runs_inline(entity)
+    executor = InputExecutor(inline)
     code = 0
     try:
         node = create_node()

@@ -52,6 +52,12 @@ def _rss_mb(pid: int) -> float:
     return float('nan')
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rpartition(')')[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def _percentiles(samples: List[float]) -> Dict[str, float]:
     if not samples:
         return {}
@@ -150,6 +156,7 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
                 raise RuntimeError('the node did not come up:\n' + (work / 'node.log')
                                    .read_text(errors='replace'))
         start = time.monotonic()
+        cpu_start, own_start, load_start = _cpu_s(proc.pid), time.process_time(), os.getloadavg()
         next_frame, next_rss, index = start, start, 0
         while time.monotonic() - start < args.duration:
             now = time.monotonic()
@@ -177,6 +184,9 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
                 next_rss += 1.0
             executor.spin_once(timeout_sec=max(0.0, min(next_frame, next_rss)
                                                - time.monotonic()))
+        cpu_node = _cpu_s(proc.pid) - cpu_start
+        cpu_own = time.process_time() - own_start
+        load_end = os.getloadavg()
         end = time.monotonic() + 3.0
         while time.monotonic() < end:
             executor.spin_once(timeout_sec=0.1)
@@ -191,6 +201,9 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
             'depth_hz': round(len(latency['depth']) / elapsed, 2),
             'latency_ms_depth': _percentiles(latency['depth']),
             'latency_ms_points': _percentiles(latency['points']),
+            'node_cpu_percent': round(100.0 * cpu_node / elapsed, 1),
+            'soak_cpu_percent': round(100.0 * cpu_own / elapsed, 1),
+            'load_average_start': round(load_start[0], 2), 'load_average_end': round(load_end[0], 2),
             'rss_mb_start': round(warm, 1), 'rss_mb_end': round(rss[-1], 1) if rss else None,
             'rss_growth_mb': round(rss[-1] - warm, 1) if rss else None,
             'node_diagnostics': {k: v for k, v in last.items()
