@@ -203,7 +203,8 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
             'latency_ms_points': _percentiles(latency['points']),
             'node_cpu_percent': round(100.0 * cpu_node / elapsed, 1),
             'soak_cpu_percent': round(100.0 * cpu_own / elapsed, 1),
-            'load_average_start': round(load_start[0], 2), 'load_average_end': round(load_end[0], 2),
+            'load_average_start': round(load_start[0], 2),
+            'load_average_end': round(load_end[0], 2),
             'rss_mb_start': round(warm, 1), 'rss_mb_end': round(rss[-1], 1) if rss else None,
             'rss_growth_mb': round(rss[-1] - warm, 1) if rss else None,
             'node_diagnostics': {k: v for k, v in last.items()
