@@ -38,6 +38,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'adopt': ('disdepth_core.adopt.cli', 'make a foreign depth network (ONNX, Hugging Face '
               'folder) a disdepth model'),
     'bench': ('disdepth_core.bench', 'benchmark engines, models and sizes'),
+    'node-bench': ('disdepth_ros.node_bench', 'benchmark the node beside its engine (output '
+                   'rate, latency, stage times, CPU) at several camera sizes and rates'),
     'bag': ('disdepth_ros.bag', 'add depth, camera info and points to a rosbag2'),
     'demo': ('disdepth_ros.demo', 'run the node on a synthetic sequence and record a bag'),
 }

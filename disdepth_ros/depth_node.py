@@ -477,6 +477,7 @@ class DepthNodeMixin:
         if not wanted:
             self._stats.drop('no_subscribers')
             return
+        stages: Dict[str, float] = {}
         try:
             rgb = pipeline.decode_image(frame.image)
         except ConversionError as exc:
@@ -484,6 +485,7 @@ class DepthNodeMixin:
             self._stats.error(f'bad image: {exc}')
             self.get_logger().warning(f'dropping image: {exc}', throttle_duration_sec=5.0)
             return
+        stages['decode'] = (time.monotonic() - taken) * 1000.0
         height, width = rgb.shape[:2]
         try:
             intrinsics, info = self._intrinsics(frame, width, height, config)
@@ -502,11 +504,13 @@ class DepthNodeMixin:
             self.get_logger().error(f'inference failed: {exc}', throttle_duration_sec=5.0)
             return
         infer_ms = (time.perf_counter() - start) * 1000.0
+        stages['inference'] = infer_ms
         lo, hi = config.depth_range(estimator.spec.min_depth, estimator.spec.max_depth)
         result = dataclasses.replace(result, depth=gate_depth(
             result.depth, result.confidence, lo, hi, config.min_confidence))
+        stages['gate'] = (time.perf_counter() - start) * 1000.0 - infer_ms
         try:
-            published = self._publish(frame.image.header, result, info, config, wanted)
+            published = self._publish(frame.image.header, result, info, config, wanted, stages)
         except FRAME_ERRORS as exc:
             self._stats.drop('output_error')
             self._stats.error(f'building or publishing outputs failed: {exc}')
@@ -515,11 +519,18 @@ class DepthNodeMixin:
             return
         done = time.monotonic()
         self._stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
-                              (done - taken) * 1000.0)
+                              (done - taken) * 1000.0, stages)
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
-                 config: NodeConfig, wanted: List[str]) -> List[str]:
-        """Build every wanted output first, then publish them all (never half a frame)."""
+                 config: NodeConfig, wanted: List[str],
+                 stages: Optional[Dict[str, float]] = None) -> List[str]:
+        """
+        Build every wanted output first, then publish them all (never half a frame).
+
+        ``stages`` (when given) receives the ms spent building (``build``) and publishing
+        (``publish``) the outputs.
+        """
+        start = time.perf_counter()
         builders = {
             'depth': lambda: _fill(Image(), pipeline.depth_fields(result,
                                                                   config.depth_encoding)),
@@ -536,8 +547,12 @@ class DepthNodeMixin:
             msg = builders[key]()
             msg.header = header
             messages.append((key, msg))
+        built = time.perf_counter()
         for key, msg in messages:
             self._publishers_by_key[key].publish(msg)
+        if stages is not None:
+            stages['build'] = (built - start) * 1000.0
+            stages['publish'] = (time.perf_counter() - built) * 1000.0
         return wanted
 
     def runs_inline(self, entity: Any) -> bool:
