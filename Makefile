@@ -12,7 +12,7 @@ STAMP := $(VENV)/.disdepth-installed
 ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo ort-gpu || echo ort)
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo lint bench clean-venv
+.PHONY: setup test test-fast demo lint bench bench-node clean-venv
 
 setup: $(STAMP)
 
@@ -45,6 +45,14 @@ BENCH_CALIB := $(wildcard ../shared/data/real)
 bench: $(STAMP)
 	$(VENV)/bin/disdepth bench $(BENCH_ARGS) $(if $(BENCH_CALIB),--calib $(BENCH_CALIB)) \
 		--markdown docs/benchmarks.md --json docs/benchmarks.json
+	$(MAKE) bench-node
+
+# The node beside its engine: 240x320 / 480x640 / 720x1280 at 15 / 30 / 60 Hz (about 5 minutes;
+# NODE_BENCH_ARGS=--quick for a 20 s subset).
+NODE_BENCH_ARGS ?=
+bench-node: $(STAMP)
+	$(VENV)/bin/disdepth node-bench $(NODE_BENCH_ARGS) --markdown docs/benchmarks.md \
+		--json docs/node_bench.json
 
 clean-venv:
 	rm -rf $(VENV)

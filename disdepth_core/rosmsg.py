@@ -32,6 +32,7 @@ Conventions (REP 118 / REP 117, depth_image_proc):
   ``compressed`` transport); it is decoded with OpenCV, imported only when one is decoded.
 """
 
+import array
 from bisect import bisect_left
 import math
 import sys
@@ -154,7 +155,16 @@ def image_to_rgb(msg: Any) -> np.ndarray:
                               'mono16')
     arr = image_to_numpy(msg)
     if encoding in _RGB_CHANNELS:
-        return np.ascontiguousarray(arr[..., list(_RGB_CHANNELS[encoding])])
+        # ``arr`` is already a fresh C-contiguous copy: rgb8 is returned as it is, and the other
+        # orders are copied one channel at a time (numpy's fancy indexing on a last axis of 3
+        # is about ten times slower).
+        order = _RGB_CHANNELS[encoding]
+        if order == (0, 1, 2) and arr.shape[2] == 3:
+            return arr
+        out = np.empty(arr.shape[:2] + (3,), np.uint8)
+        for dst, src in enumerate(order):
+            out[..., dst] = arr[..., src]
+        return out
     if encoding == 'mono16':
         arr = (arr >> 8).astype(np.uint8)
     return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
@@ -516,13 +526,104 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     return packed
 
 
+def pointcloud2_layout(colour: bool) -> Tuple[List[Tuple[str, int, int, int]], int]:
+    """
+    Fields and ``point_step`` of the organised cloud (depth_image_proc's layout).
+
+    :param colour: with the ``rgb`` field
+    :return: (list of (name, offset, datatype, count), point_step in bytes)
+    """
+    fields = [('x', 0, POINTFIELD_FLOAT32, 1), ('y', 4, POINTFIELD_FLOAT32, 1),
+              ('z', 8, POINTFIELD_FLOAT32, 1)]
+    if colour:
+        fields.append(('rgb', 16, POINTFIELD_FLOAT32, 1))
+    return fields, 32 if colour else 16
+
+
+class CloudBuffer:
+    """
+    Storage of an organised PointCloud2 in its final byte layout, reused from frame to frame.
+
+    :meth:`points` hands out the cloud as H x W x words float32 (``words`` = ``point_step`` /
+    4): the x, y, z words (``[..., :3]``) and the rgb word (``[..., 4]``, see
+    :meth:`store_rgb`) are written in place, the padding words are zero and stay zero (they are
+    never written).  :meth:`fields` gives the PointCloud2 fields with ``data`` as the buffer's
+    ``array.array`` itself (no copy; rclpy messages keep it as it is when their field checks
+    are on, and the middleware copies it when the message is published).  So the data of one
+    frame is valid until the next :meth:`points` call: publish (or copy) it before that.  A
+    buffer belongs to one thread.
+    """
+
+    def __init__(self) -> None:
+        self._data = array.array('B')
+        self._key: Tuple[int, int, bool] = (0, 0, False)
+        self._words: Optional[np.ndarray] = None
+        self._colours: Optional[np.ndarray] = None
+
+    def points(self, height: int, width: int, colour: bool) -> np.ndarray:
+        """
+        Make room for a ``height`` x ``width`` cloud and return its words to fill in.
+
+        :param height: rows
+        :param width: points per row
+        :param colour: with the rgb field (``point_step`` 32, else 16)
+        :return: height x width x (8 or 4) little-endian float32 view of the buffer
+        """
+        key = (int(height), int(width), bool(colour))
+        if key != self._key or self._words is None:
+            _, point_step = pointcloud2_layout(colour)
+            # A new zeroed buffer (the old one may still be referenced by a message).
+            self._data = array.array('B', bytes(key[0] * key[1] * point_step))
+            self._words = np.frombuffer(self._data, dtype='<f4').reshape(
+                key[0], key[1], point_step // 4)
+            self._key = key
+        return self._words
+
+    def store_rgb(self, rgb: np.ndarray) -> None:
+        """
+        Write the ``rgb`` word of every point (uint32 ``0x00RRGGBB``, bytes B, G, R, 0).
+
+        :param rgb: H x W x 3 uint8 RGB of the size given to :meth:`points` (colour on)
+        :raises ConversionError: for colours of another size or type, or a cloud without rgb
+        """
+        height, width, colour = self._key
+        if not colour or self._words is None:
+            raise ConversionError('store_rgb needs a cloud with the rgb field (points(..., '
+                                  'colour=True) first)')
+        rgb = np.asarray(rgb)
+        if rgb.shape != (height, width, 3) or rgb.dtype != np.uint8:
+            raise ConversionError(f'colours must be {height} x {width} x 3 uint8 like the '
+                                  f'points, got colours {rgb.shape} {rgb.dtype}')
+        if self._colours is None or self._colours.shape[:2] != (height, width):
+            self._colours = np.zeros((height, width, 4), np.uint8)
+        bgr0 = self._colours
+        bgr0[..., 0] = rgb[..., 2]
+        bgr0[..., 1] = rgb[..., 1]
+        bgr0[..., 2] = rgb[..., 0]
+        # One strided pass over the cloud: the 4 colour bytes of a point as one word.
+        self._words.view(np.uint32)[..., 4] = bgr0.view(np.uint32)[..., 0]
+
+    def fields(self) -> Dict[str, Any]:
+        """
+        PointCloud2 fields of the cloud filled in since :meth:`points` (see the class).
+
+        :return: like :func:`pointcloud2_fields`, with ``data`` the buffer's ``array.array``
+        """
+        height, width, colour = self._key
+        fields, point_step = pointcloud2_layout(colour)
+        return {'height': height, 'width': width, 'fields': fields, 'is_bigendian': False,
+                'point_step': point_step, 'row_step': point_step * width, 'data': self._data,
+                'is_dense': False}
+
+
 def pointcloud2_fields(xyz: np.ndarray, rgb: Optional[np.ndarray] = None) -> Dict[str, Any]:
     """
     PointCloud2 fields for an organised cloud, bit-compatible with depth_image_proc.
 
     Layout: ``x``, ``y``, ``z`` float32 at offsets 0, 4, 8 and 4 zero bytes (``point_step``
     16); with colours, ``rgb`` (uint32 ``0x00RRGGBB`` stored as float32) at 16 and 12 zero bytes
-    (``point_step`` 32).  Little-endian, ``is_dense`` false (NaN marks invalid points).
+    (``point_step`` 32).  Little-endian, ``is_dense`` false (NaN marks invalid points).  The
+    node builds the same bytes in place with a :class:`CloudBuffer` (no xyz array, no copies).
 
     :param xyz: H x W x 3 float32 points in the optical frame (NaN invalid)
     :param rgb: optional H x W x 3 uint8 RGB colours of the same H x W
@@ -534,27 +635,14 @@ def pointcloud2_fields(xyz: np.ndarray, rgb: Optional[np.ndarray] = None) -> Dic
     if xyz.ndim != 3 or xyz.shape[2] != 3:
         raise ConversionError(f'points must be H x W x 3, got shape {xyz.shape}')
     height, width = xyz.shape[:2]
-    fields = [('x', 0, POINTFIELD_FLOAT32, 1), ('y', 4, POINTFIELD_FLOAT32, 1),
-              ('z', 8, POINTFIELD_FLOAT32, 1)]
-    words = 4
+    cloud = CloudBuffer()
+    words = cloud.points(height, width, rgb is not None)
     if rgb is not None:
-        rgb = np.asarray(rgb)
-        if rgb.shape != (height, width, 3) or rgb.dtype != np.uint8:
-            raise ConversionError(f'colours must be {height} x {width} x 3 uint8 like the '
-                                  f'points, got colours {rgb.shape} {rgb.dtype}')
-        fields.append(('rgb', 16, POINTFIELD_FLOAT32, 1))
-        words = 8
-    point_step = 4 * words
-    # Fill a zeroed buffer in place (padding stays 0): one pass over the memory, no temporaries.
-    data = bytearray(height * width * point_step)
-    buf = np.frombuffer(data, dtype='<f4').reshape(height, width, words)
-    buf[..., :3] = xyz
-    if rgb is not None:
-        # uint32 0x00RRGGBB little-endian = bytes B, G, R, 0 at offset 16
-        buf.view(np.uint8)[..., 16:19] = rgb[..., ::-1]
-    return {'height': int(height), 'width': int(width), 'fields': fields,
-            'is_bigendian': False, 'point_step': point_step,
-            'row_step': int(point_step * width), 'data': bytes(data), 'is_dense': False}
+        cloud.store_rgb(rgb)
+    words[..., :3] = xyz
+    fields = cloud.fields()
+    fields['data'] = fields['data'].tobytes()
+    return fields
 
 
 def pointcloud2_to_xyz(msg: Any) -> np.ndarray:

@@ -27,7 +27,6 @@ from typing import Dict, List, Optional, Tuple
 
 from disdepth_ros import __version__
 
-# name -> (module, one-line help).  Add a subcommand by adding a line here.
 # command -> (module with add_arguments / run, help); the modules live in disdepth_ros.commands
 COMMANDS: Dict[str, Tuple[str, str]] = {
     'info': ('disdepth_ros.commands.info', 'print versions, inference providers and the model'),
@@ -40,6 +39,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'adopt': ('disdepth_ros.commands.adopt', 'make a foreign depth network (ONNX, Hugging Face '
               'folder) a disdepth model'),
     'bench': ('disdepth_ros.commands.bench', 'benchmark engines, models and sizes'),
+    'node-bench': ('disdepth_ros.commands.node_bench', 'benchmark the node beside its engine '
+                   '(output rate, latency, stage times, CPU) at several camera sizes and rates'),
     'bag': ('disdepth_ros.commands.bag', 'add depth, camera info and points to a rosbag2'),
     'demo': ('disdepth_ros.commands.demo', 'run the node on a synthetic sequence, record a bag'),
 }

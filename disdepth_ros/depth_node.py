@@ -42,6 +42,7 @@ read by ``create_estimator`` for every tool); the tests use one to run the node 
 deterministic fake engine.  A relative model is refused unless ``relative_output`` is set.
 """
 
+import os
 import signal
 import sys
 import threading
@@ -57,8 +58,8 @@ from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
+from rclpy.executors import Executor
 from rclpy.executors import ExternalShutdownException
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -70,11 +71,13 @@ from sensor_msgs.msg import PointField
 from disdepth_core.inference import check_output_kind
 from disdepth_core.inference import RelativeModelError
 from disdepth_core.inference.base import DepthEstimator
+from disdepth_core.rosmsg import CloudBuffer
 from disdepth_core.rosmsg import ConversionError
 from disdepth_core.rosmsg import fill_message
 from disdepth_ros import pipeline
 from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.diagnostics import NodeStats
+from disdepth_ros.executor import InputExecutor
 from disdepth_ros.multicam import MultiCameraMixin
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import MODEL_PARAMETERS
@@ -108,6 +111,11 @@ LOAD_ERRORS = (RuntimeError, OSError, ValueError, ImportError)
 
 EstimatorFactory = Callable[[NodeConfig], DepthEstimator]
 
+# ONNX Runtime's idle worker threads busy-wait by default.  In the node they would spin on the
+# cores that the middleware, the input callbacks and the output building need between two
+# inferences (and that a robot's other nodes need): the node runs them passively.
+ORT_SPINNING = os.environ.get('DISDEPTH_ORT_SPINNING', '0') == '1'
+
 # Seconds the shutdown waits for reliable subscribers to acknowledge the last outputs.
 ACK_TIMEOUT_S = 1.0
 # Seconds deactivation waits for the frame in progress (a first TensorRT run can take long).
@@ -128,8 +136,44 @@ def create_estimator_for(config: NodeConfig) -> DepthEstimator:
     """
     options = config.estimator_options()
     from disdepth_core.inference import create_estimator
+    if _runs_on_onnxruntime(config):
+        options.setdefault('spinning', ORT_SPINNING)
     return create_estimator(config.model or None, engine=config.engine, device=config.device,
                             **options)
+
+
+def _runs_on_onnxruntime(config: NodeConfig) -> bool:
+    """Whether the configured engine is ONNX Runtime (``auto`` with an ONNX model included)."""
+    from disdepth_core.inference import AUTO_ENGINE_BY_SUFFIX
+    from disdepth_core.inference import model_kind
+    from disdepth_core.inference import ModelLoadError
+    from disdepth_core.inference import resolve_model_path
+    if config.engine != 'auto':
+        return config.engine == 'onnxruntime'
+    try:
+        kind = model_kind(resolve_model_path(config.model or None))
+    except (ModelLoadError, OSError, ValueError):   # create_estimator reports it
+        return False
+    return AUTO_ENGINE_BY_SUFFIX.get(kind) == 'onnxruntime'
+
+
+def _keeping_arrays(msg_type: type) -> Any:
+    """
+    Create a message whose array fields keep an ``array.array`` as it is.
+
+    rclpy's generated setters copy every value into a new ``array.array`` unless the message
+    checks its fields (``check_fields=True``), in which case an ``array.array`` of the right
+    type code is kept: the 10 MB point cloud is then not copied before ``publish`` (which
+    copies it into the middleware once).  Older rosidl versions have no such option and keep
+    the array whenever assertions are on.
+
+    :param msg_type: message class
+    :return: an empty message
+    """
+    try:
+        return msg_type(check_fields=True)
+    except AssertionError:
+        return msg_type()
 
 
 def _fill(msg: Any, fields: Mapping[str, Any]) -> Any:
@@ -175,6 +219,7 @@ class DepthNodeMixin(MultiCameraMixin):
         self._inputs_group = MutuallyExclusiveCallbackGroup()
         self._fallback_active = False
         self._init_cameras()
+        self._thread_buffers = threading.local()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # ----------------------------------------------------------------- states
@@ -395,6 +440,7 @@ class DepthNodeMixin(MultiCameraMixin):
         if not wanted:
             self._stats.drop('no_subscribers')
             return
+        stages: Dict[str, float] = {}
         try:
             rgb = pipeline.decode_image(frame.image)
         except ConversionError as exc:
@@ -402,6 +448,7 @@ class DepthNodeMixin(MultiCameraMixin):
             self._stats.error(f'bad image: {exc}')
             self.get_logger().warning(f'dropping image: {exc}', throttle_duration_sec=5.0)
             return
+        stages['decode'] = (time.monotonic() - taken) * 1000.0
         height, width = rgb.shape[:2]
         try:
             intrinsics, info = self._intrinsics(frame, width, height, config)
@@ -420,9 +467,11 @@ class DepthNodeMixin(MultiCameraMixin):
             self.get_logger().error(f'inference failed: {exc}', throttle_duration_sec=5.0)
             return
         infer_ms = (time.perf_counter() - start) * 1000.0
+        stages['inference'] = infer_ms
         result = pipeline.gate(result, estimator.spec, config.output_options())
+        stages['gate'] = (time.perf_counter() - start) * 1000.0 - infer_ms
         try:
-            published = self._publish(frame.image.header, result, info, config, wanted)
+            published = self._publish(frame.image.header, result, info, config, wanted, stages)
         except FRAME_ERRORS as exc:
             self._stats.drop('output_error')
             self._stats.error(f'building or publishing outputs failed: {exc}')
@@ -431,24 +480,50 @@ class DepthNodeMixin(MultiCameraMixin):
             return
         done = time.monotonic()
         self._stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
-                              (done - taken) * 1000.0)
+                              (done - taken) * 1000.0, stages)
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
-                 config: NodeConfig, wanted: List[str], prefix: str = '') -> List[str]:
+                 config: NodeConfig, wanted: List[str], prefix: str = '',
+                 stages: Optional[Dict[str, float]] = None) -> List[str]:
         """
         Build every wanted output first, then publish them all (never half a frame).
 
         :param prefix: key prefix of the publishers (``<camera>/`` with ``cameras``)
+        :param stages: when given, receives the ms spent building (``build``) and publishing
+            (``publish``) the outputs
         """
-        fields = pipeline.output_fields(result, info, config.output_options(), wanted)
+        start = time.perf_counter()
+        fields = pipeline.output_fields(result, info, config.output_options(), wanted,
+                                        cloud_buffer=self._cloud_buffer())
         messages = []
         for key in wanted:
-            msg = _fill(OUTPUT_TYPES[key](), fields[key])
+            msg = _fill(_keeping_arrays(OUTPUT_TYPES[key]) if key == 'points'
+                        else OUTPUT_TYPES[key](), fields[key])
             msg.header = header
             messages.append((key, msg))
+        built = time.perf_counter()
         for key, msg in messages:
             self._publishers_by_key[prefix + key].publish(msg)
+        if stages is not None:
+            stages['build'] = (built - start) * 1000.0
+            stages['publish'] = (time.perf_counter() - built) * 1000.0
         return wanted
+
+    def runs_inline(self, entity: Any) -> bool:
+        """
+        Whether an entity's callback runs in the spinning thread (:class:`InputExecutor`).
+
+        :param entity: a subscription, timer, guard condition or waitable of this node
+        :return: True for the camera inputs' callbacks (short, frequent); False for the rest
+        """
+        return getattr(entity, 'callback_group', None) is self._inputs_group
+
+    def _cloud_buffer(self) -> CloudBuffer:
+        """Return the calling (worker) thread's point cloud buffer, reused across frames."""
+        buffer = getattr(self._thread_buffers, 'cloud', None)
+        if buffer is None:
+            buffer = self._thread_buffers.cloud = CloudBuffer()
+        return buffer
 
     # ----------------------------------------------------------------- diagnostics
 
@@ -509,7 +584,7 @@ class DepthNode(DepthNodeMixin, Node):
         super().destroy_node()
 
 
-def _spin(executor: MultiThreadedExecutor, stop: threading.Event, failed: List[str]) -> None:
+def _spin(executor: Executor, stop: threading.Event, failed: List[str]) -> None:
     try:
         executor.spin()
     except ExternalShutdownException:
@@ -544,9 +619,14 @@ def run(create_node: Callable[[], Any], args: Optional[List[str]] = None,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     profile = apply_fastdds_profile()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    # Two threads: a model reload in the parameter callback must not stop the subscriptions.
-    executor = MultiThreadedExecutor(num_threads=2)
+    # Camera callbacks in the spinning thread, the rest (a model reload in the parameter
+    # callback must not stop the subscriptions) in a side thread: see disdepth_ros.executor.
     node = None
+
+    def inline(entity: Any) -> bool:
+        runs_inline = getattr(node, 'runs_inline', None)
+        return runs_inline is not None and runs_inline(entity)
+    executor = InputExecutor(inline)
     code = 0
     try:
         node = create_node()

@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 import threading
 import time
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -104,6 +104,7 @@ class NodeStats:
         self._infer_ms: Deque[float] = deque(maxlen=WINDOW)
         self._latency_ms: Deque[float] = deque(maxlen=WINDOW)
         self._processing_ms: Deque[float] = deque(maxlen=WINDOW)
+        self._stage_ms: Dict[str, Deque[float]] = {}
         self._last_error = ''
         self._last_error_time: Optional[float] = None
         self._problems_at_last_report = 0
@@ -129,7 +130,8 @@ class NodeStats:
             self.dropped[reason] += count
 
     def frame_out(self, infer_ms: float, latency_ms: float, outputs: List[str],
-                  processing_ms: Optional[float] = None) -> None:
+                  processing_ms: Optional[float] = None,
+                  stages_ms: Optional[Mapping[str, float]] = None) -> None:
         """
         Count a processed frame.
 
@@ -138,8 +140,15 @@ class NodeStats:
         :param outputs: names of the outputs published for it
         :param processing_ms: time from leaving the queue to the end of publishing (decode,
             inference, outputs); ``latency_ms`` minus this is the time it waited
+        :param stages_ms: the parts of ``processing_ms`` by stage (e.g. decode, inference,
+            build, publish), reported as ``stage_ms_mean.<stage>``
         """
         with self._lock:
+            for stage, ms in (stages_ms or {}).items():
+                window = self._stage_ms.get(stage)
+                if window is None:
+                    window = self._stage_ms[stage] = deque(maxlen=WINDOW)
+                window.append(float(ms))
             self.frames_out += 1
             self._out_times.append(self._clock())
             self._infer_ms.append(float(infer_ms))
@@ -196,6 +205,10 @@ class NodeStats:
                 ('latency_ms_p95', f'{lat_p95:.2f}'),
                 ('processing_ms_mean', f'{proc_mean:.2f}'),
                 ('processing_ms_p95', f'{proc_p95:.2f}'),
+            ]
+            values += [(f'stage_ms_mean.{stage}', f'{_mean_p95(window)[0]:.2f}')
+                       for stage, window in self._stage_ms.items()]
+            values += [
                 ('input_hz', f'{in_hz:.2f}'),
                 ('output_hz', f'{out_hz:.2f}'),
                 ('frames_in', str(self.frames_in)),

@@ -321,7 +321,9 @@ def colorized(depth: np.ndarray, options: OutputOptions) -> np.ndarray:
 
 
 def output_fields(frame: 'FrameDepth', info: Any, options: OutputOptions,
-                  keys: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+                  keys: Iterable[str],
+                  cloud_buffer: Optional['rosmsg.CloudBuffer'] = None
+                  ) -> Dict[str, Dict[str, Any]]:
     """
     Field dicts of the wanted output messages of one (gated) frame; all built before any is used.
 
@@ -329,12 +331,14 @@ def output_fields(frame: 'FrameDepth', info: Any, options: OutputOptions,
     :param info: the CameraInfo the intrinsics came from, or None (fallback intrinsics)
     :param options: the output options
     :param keys: output keys (of :func:`output_topics`)
+    :param cloud_buffer: build the point cloud in place in this reused buffer (the node)
     :return: key -> fields (:func:`rosmsg.fill`-ready; the caller adds the header)
     """
     builders = {
         'depth': lambda: depth_fields(frame, options.depth_encoding),
         'depth_camera_info': lambda: camera_info_fields(frame, info),
-        'points': lambda: points_fields(frame, options.point_stride, options.points_rgb),
+        'points': lambda: points_fields(frame, options.point_stride, options.points_rgb,
+                                        cloud_buffer),
         'confidence': lambda: confidence_fields(frame),
         'colorized': lambda: rosmsg.numpy_to_image_fields(colorized(frame.depth, options),
                                                           'bgr8'),
@@ -367,15 +371,26 @@ def camera_info_fields(frame: FrameDepth, info: Any = None) -> Dict[str, Any]:
                                             frame.intrinsics.height)
 
 
-def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True) -> Dict[str, Any]:
+def points_fields(frame: FrameDepth, stride: int = 1, colour: bool = True,
+                  buffer: Optional[rosmsg.CloudBuffer] = None) -> Dict[str, Any]:
     """
     PointCloud2 fields: the organised cloud of the depth, coloured by the input image.
 
     :param frame: the frame
     :param stride: keep every ``stride``-th row and column
     :param colour: add the ``rgb`` field
+    :param buffer: build the cloud in place in this reused buffer (the node): ``data`` is then
+        the buffer's ``array.array``, valid until the buffer's next use; the bytes are the
+        same as without it (a new ``bytes`` object)
     :return: see :func:`rosmsg.pointcloud2_fields`
     """
-    xyz = depth_to_points(frame.depth, frame.intrinsics, stride)
     rgb = frame.rgb[::stride, ::stride] if colour else None
-    return rosmsg.pointcloud2_fields(xyz, rgb)
+    if buffer is None:
+        xyz = depth_to_points(frame.depth, frame.intrinsics, stride)
+        return rosmsg.pointcloud2_fields(xyz, rgb)
+    height, width = frame.depth[::stride, ::stride].shape
+    words = buffer.points(height, width, colour)
+    depth_to_points(frame.depth, frame.intrinsics, stride, out=words[..., :3])
+    if rgb is not None:
+        buffer.store_rgb(rgb)
+    return buffer.fields()
