@@ -471,7 +471,8 @@ class DepthNodeMixin(MultiCameraMixin):
         result = pipeline.gate(result, estimator.spec, config.output_options())
         stages['gate'] = (time.perf_counter() - start) * 1000.0 - infer_ms
         try:
-            published = self._publish(frame.image.header, result, info, config, wanted, stages)
+            published = self._publish(frame.image.header, result, info, config, wanted,
+                                      stages=stages)
         except FRAME_ERRORS as exc:
             self._stats.drop('output_error')
             self._stats.error(f'building or publishing outputs failed: {exc}')

@@ -39,10 +39,7 @@ import datetime
 import os
 from pathlib import Path
 import platform
-import signal
 import struct
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -140,22 +137,6 @@ def percentiles(samples: Sequence[float]) -> Dict[str, float]:
     return out
 
 
-def node_env(domain: int, log_dir: str) -> Dict[str, str]:
-    """
-    Environment of the node process: its domain, localhost discovery, the shipped profile.
-
-    :param domain: ROS domain id
-    :param log_dir: ROS log directory
-    :return: environment
-    """
-    from disdepth_ros.qos import fastdds_profile_path
-    env = dict(os.environ)
-    env.update({'ROS_DOMAIN_ID': str(domain), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
-                'ROS_LOG_DIR': log_dir,
-                'FASTDDS_DEFAULT_PROFILES_FILE': str(fastdds_profile_path())})
-    return env
-
-
 def soak(width: int, height: int, rate: float, duration_s: float, model: Optional[str] = '',
          engine: str = 'auto', stride: int = 1, domain: int = 97,
          settle_s: float = 3.0) -> Dict[str, Any]:
@@ -178,8 +159,6 @@ def soak(width: int, height: int, rate: float, duration_s: float, model: Optiona
     os.environ.setdefault('ROS_LOG_DIR', tempfile.mkdtemp(prefix='disdepth-soak-log-'))
     from disdepth_ros.qos import apply_fastdds_profile
     apply_fastdds_profile()
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile
     from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo
@@ -188,27 +167,22 @@ def soak(width: int, height: int, rate: float, duration_s: float, model: Optiona
     from diagnostic_msgs.msg import DiagnosticArray
 
     from disdepth_core.geometry import CameraIntrinsics
+    from disdepth_core.rosmsg import fill_message
     from disdepth_core.rosmsg import intrinsics_to_camera_info_fields
     from disdepth_core.rosmsg import numpy_to_image_fields
+    from disdepth_ros.harness import graph_env
+    from disdepth_ros.harness import NodeProcess
+    from disdepth_ros.harness import RosHarness
 
     work = Path(tempfile.mkdtemp(prefix='disdepth-soak-'))
     if model is None:
         from disdepth_core.inference.toymodel import write_toy_onnx
         model = str(write_toy_onnx(work / 'toy.onnx'))
-    params = ['-p', f'model:={model}' if model else 'model:=""', '-p', f'engine:={engine}',
-              '-p', f'point_stride:={stride}']
-    node_bin = Path(sys.executable).parent / 'disdepth_node'
-    cmd = [str(node_bin)] if node_bin.is_file() else [sys.executable, '-m',
-                                                      'disdepth_ros.depth_node']
-    log = open(work / 'node.log', 'wb')
-    proc = subprocess.Popen(cmd + ['--ros-args'] + params,
-                            env=node_env(domain, os.environ['ROS_LOG_DIR']),
-                            stdout=log, stderr=subprocess.STDOUT)
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain)
-    node = rclpy.create_node('disdepth_soak', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
+    node_proc = NodeProcess(work, graph_env(domain, Path(os.environ['ROS_LOG_DIR'])),
+                            {'model': model or '', 'engine': engine, 'point_stride': stride})
+    proc = node_proc.proc
+    ros = RosHarness(domain, 'disdepth_soak')
+    node, executor = ros.node, ros.executor
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     image_pub = node.create_publisher(Image, 'image', reliable)
     info_pub = node.create_publisher(CameraInfo, 'camera_info', reliable)
@@ -255,14 +229,9 @@ def soak(width: int, height: int, rate: float, duration_s: float, model: Optiona
             now = time.monotonic()
             if now >= next_frame:
                 stamp = 1_000_000_000_000 + index * 1_000_000
-                image = Image()
-                for key, value in numpy_to_image_fields(frames[index % len(frames)],
-                                                        'rgb8').items():
-                    setattr(image, key, value)
-                info = CameraInfo()
-                for key, value in intrinsics_to_camera_info_fields(intr).items():
-                    if key != 'roi':
-                        setattr(info, key, value)
+                image = fill_message(Image(), numpy_to_image_fields(
+                    frames[index % len(frames)], 'rgb8'))
+                info = fill_message(CameraInfo(), intrinsics_to_camera_info_fields(intr))
                 for msg in (image, info):
                     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp,
                                                                             1_000_000_000)
@@ -304,17 +273,8 @@ def soak(width: int, height: int, rate: float, duration_s: float, model: Optiona
                                  if k.startswith(DIAGNOSTIC_PREFIXES)},
         }
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        ros.close()
+        node_proc.stop(timeout=15.0)
     summary['node_exit_code'] = proc.returncode
     return summary
 
