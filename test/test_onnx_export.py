@@ -118,7 +118,8 @@ def test_export_size_and_parity_failures_leave_nothing(tmp_path, monkeypatch) ->
     model, spec, _ = tiny_student('mobilenetv2')
     with pytest.raises(ValueError, match='multiple of 32'):
         export_onnx(model, spec, tmp_path / 'bad.onnx', height=60)
-    monkeypatch.setattr(export, 'PARITY_ATOL', -1.0)
+    import disdepth_core.export as library
+    monkeypatch.setattr(library, 'PARITY_ATOL', -1.0)
     with pytest.raises(ExportError, match='disagree'):
         export_onnx(model, spec, tmp_path / 'never.onnx')
     assert list(tmp_path.iterdir()) == []

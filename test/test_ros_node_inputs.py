@@ -155,11 +155,13 @@ def test_reliable_camera_without_our_profile_gets_depth_at_every_start(tmp_path)
         # The frames reach the node (the QoS part: best effort got 30-40 % through here).
         # Without our profile the camera's reliable repairs wait for its heartbeats, so late
         # frames come in bursts and the latest-frame policy skips some (dropped.superseded),
-        # more so on a loaded machine: every frame the node received is published or
-        # superseded, none is lost for another reason.
+        # more so on a loaded machine (there a late camera_info can also miss its image's
+        # matching window): every frame the node received is published or dropped by the
+        # latest-frame policy or the stamp matching, none is lost to an error.
+        timing = ('dropped.superseded', 'dropped.no_camera_info')
         assert received >= 0.9 * FRAMES, runs
-        assert set(drops) <= {'dropped.superseded'}, runs
-        assert got + int(drops.get('dropped.superseded', 0)) >= received - 1, runs
+        assert set(drops) <= set(timing), runs
+        assert got + sum(int(drops.get(k, 0)) for k in timing) >= received - 1, runs
 
 
 def test_best_effort_camera_gets_a_best_effort_subscription(tmp_path):
