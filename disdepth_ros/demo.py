@@ -339,7 +339,7 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
     Publish camera_info + image for every frame, at most at the camera rate.
 
     Unless ``options.realtime``, frame ``i`` also waits (at most ``options.frame_timeout``)
-    until every output of frame ``i - 1`` has arrived.
+    until every output of frame ``i - 1`` has arrived, or the node reports it dropped.
     """
     from sensor_msgs.msg import CameraInfo
     from sensor_msgs.msg import Image
@@ -353,7 +353,8 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
         while True:
             now = time.monotonic()
             waiting = (not options.realtime and i > 0 and now < deadline
-                       and min(_count(rec, t) for t in topics) < i)
+                       and min(_count(rec, t) for t in topics) < i
+                       and _handled(rec.diagnostics) < i)
             if now >= target and not waiting:
                 break
             executor.spin_once(timeout_sec=0.005 if waiting else min(target - now, 0.01))
@@ -371,6 +372,14 @@ def _publish_all(seq: Sequence, options: DemoOptions, node: Any, executor: Any, 
         rec.messages.append((f'{NAMESPACE}/camera_info', 'sensor_msgs/msg/CameraInfo', t,
                              serialize(info)))
         rec.messages.append((f'{NAMESPACE}/image', 'sensor_msgs/msg/Image', t, serialize(img)))
+
+
+def _handled(diagnostics: Dict[str, str]) -> int:
+    """Frames the node reports done: published or dropped (with a counted reason)."""
+    try:
+        return int(diagnostics.get('frames_out', 0)) + int(diagnostics.get('dropped_total', 0))
+    except ValueError:
+        return 0
 
 
 def _count(rec: Recording, topic: str) -> int:
