@@ -60,7 +60,7 @@ import numpy as np
 from disdepth_core.geometry import CameraIntrinsics
 from disdepth_core.inference import EngineUnavailableError
 from disdepth_core.inference import ModelLoadError
-from disdepth_core.inference.atomic import atomic_write_text
+from disdepth_core.inference.atomic import write_marked_section
 from disdepth_core.transforms import fit_network_size
 
 LOG = logging.getLogger('disdepth')
@@ -652,17 +652,8 @@ def target_lines(records: List[Dict[str, Any]]) -> List[str]:
 
 
 def write_markdown(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, between the bench markers when the file has them."""
-    body = f'{MARK_BEGIN}\n{text}{MARK_END}\n'
-    if path.is_file():
-        old = path.read_text()
-        if MARK_BEGIN in old and MARK_END in old:
-            head, rest = old.split(MARK_BEGIN, 1)
-            tail = rest.split(MARK_END, 1)[1].lstrip('\n')
-            body = head + body + tail
-    else:
-        body = '# Benchmarks\n\n' + body
-    atomic_write_text(path, body)
+    """Write ``text`` to ``path`` atomically, between the bench markers (added when absent)."""
+    write_marked_section(path, MARK_BEGIN, MARK_END, text)
 
 
 # --------------------------------------------------------------------------- CLI

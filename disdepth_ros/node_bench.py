@@ -437,12 +437,5 @@ def write_markdown_section(path: Path, text: str) -> None:
     :param path: markdown file (created when missing); written atomically
     :param text: the section's content
     """
-    from disdepth_core.inference.atomic import atomic_write_text
-    body = f'{MARK_BEGIN}\n{text}{MARK_END}\n'
-    old = path.read_text() if path.is_file() else '# Benchmarks\n\n'
-    if MARK_BEGIN in old and MARK_END in old:
-        head, rest = old.split(MARK_BEGIN, 1)
-        body = head + body + rest.split(MARK_END, 1)[1].lstrip('\n')
-    else:
-        body = old.rstrip('\n') + '\n\n' + body
-    atomic_write_text(path, body)
+    from disdepth_core.inference.atomic import write_marked_section
+    write_marked_section(path, MARK_BEGIN, MARK_END, text)

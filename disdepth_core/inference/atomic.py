@@ -73,6 +73,29 @@ def file_sha256(path: Union[str, Path], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def write_marked_section(path: Union[str, Path], begin: str, end: str, text: str) -> None:
+    """
+    Replace what lies between the ``begin`` and ``end`` marker lines of a text file, atomically.
+
+    The rest of the file is kept; a file without the markers gets them, with ``text``, appended;
+    a missing file is created with a ``# Benchmarks`` title.
+
+    :param path: the file (e.g. docs/benchmarks.md)
+    :param begin: the opening marker line
+    :param end: the closing marker line
+    :param text: the new content between them
+    """
+    path = Path(path)
+    body = f'{begin}\n{text}{end}\n'
+    old = path.read_text() if path.is_file() else '# Benchmarks\n\n'
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        body = head + body + rest.split(end, 1)[1].lstrip('\n')
+    else:
+        body = old.rstrip('\n') + '\n\n' + body
+    atomic_write_text(path, body)
+
+
 def atomic_write_text(path: Union[str, Path], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode('utf-8'))
