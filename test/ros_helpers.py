@@ -29,13 +29,14 @@ Shared helpers of the ROS tests: a deterministic fake engine, the node process, 
 """
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -202,6 +203,34 @@ def ros_env(domain_id: int, log_dir: Path, **extra: str) -> Dict[str, str]:
     return graph_env(domain_id, log_dir, **{'PYTHONPATH': pythonpath,
                                             'DISDEPTH_EXTRA_ENGINES':
                                             'fake=ros_helpers:make_fake_estimator', **extra})
+
+
+@contextlib.contextmanager
+def node_and_harness(domain: int, tmp_path: Path, params: Dict[str, Any],
+                     remaps: Optional[List[str]] = None, check_errors: bool = False,
+                     timeout: float = 30.0, **env: str) -> Iterator[Tuple[Any, Any]]:
+    """
+    Start a node under test and the test's participant; on exit the node must stop with 0.
+
+    :param domain: ROS domain
+    :param tmp_path: the node's directory (params file, log)
+    :param params: node parameters
+    :param remaps: remapping rules
+    :param check_errors: also require a log without ERROR lines
+    :param timeout: seconds to wait for the node in the graph
+    :param env: more environment variables of the node
+    :return: (NodeProcess, RosHarness)
+    """
+    proc = NodeProcess(tmp_path, ros_env(domain, tmp_path, **env), params, remaps=remaps)
+    harness = RosHarness(domain)
+    try:
+        assert harness.wait_for_node('disdepth', timeout), proc.output()
+        yield proc, harness
+    finally:
+        harness.close()
+        assert proc.stop() == 0, proc.output()
+        if check_errors:
+            assert not error_lines(proc.output()), proc.output()
 
 
 def hololens_frames(count: int = 3) -> List[np.ndarray]:

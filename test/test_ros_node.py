@@ -20,7 +20,6 @@ module; each test works with deltas of the node's /diagnostics so that tests sta
 Every wait has a timeout of at least 10 s and no test sleeps a fixed time.
 """
 
-import contextlib
 import math
 
 import numpy as np
@@ -523,16 +522,8 @@ def test_qos_serves_reliable_and_best_effort_subscribers(ros, node):
 # Separate node processes: fallback intrinsics, overload, start-up failures.
 
 
-@contextlib.contextmanager
 def _own_node(domain, tmp_path, params, **env):
-    proc = rh.NodeProcess(tmp_path, rh.ros_env(domain, tmp_path, **env), {**BASE, **params})
-    harness = rh.RosHarness(domain)
-    try:
-        assert harness.wait_for_node('disdepth', TIMEOUT), proc.output()
-        yield proc, harness
-    finally:
-        harness.close()
-        assert proc.stop() == 0, proc.output()
+    return rh.node_and_harness(domain, tmp_path, {**BASE, **params}, timeout=TIMEOUT, **env)
 
 
 def test_runs_without_camera_info_on_fallback_fov(tmp_path):

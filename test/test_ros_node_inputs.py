@@ -20,7 +20,6 @@ own process **without** our Fast DDS profile, as most camera drivers do: 640x480
 frames are then fragmented, and only a reliable subscription gets them through.
 """
 
-import contextlib
 import time
 
 import numpy as np
@@ -52,20 +51,11 @@ def shm_profile():
         yield
 
 
-@contextlib.contextmanager
 def node_on(domain: int, tmp_path, params=None, remaps=None, **env):
     """A node process and the test's participant; on exit the node must stop cleanly."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    proc = rh.NodeProcess(tmp_path, rh.ros_env(domain, tmp_path, **env),
-                          {**BASE, **(params or {})}, remaps=remaps)
-    harness = rh.RosHarness(domain)
-    try:
-        assert harness.wait_for_node('disdepth', TIMEOUT), proc.output()
-        yield proc, harness
-    finally:
-        harness.close()
-        assert proc.stop() == 0, proc.output()
-        assert not rh.error_lines(proc.output()), proc.output()
+    return rh.node_and_harness(domain, tmp_path, {**BASE, **(params or {})}, remaps=remaps,
+                               check_errors=True, timeout=TIMEOUT, **env)
 
 
 def node_reliability(ros: rh.RosHarness, topic: str) -> list:
