@@ -37,7 +37,8 @@
 # REAL (the real data folder), SMOKE, PACKAGE, PACKAGE_FROM, SCENES (v1 or v2; v2 takes photo
 # textures from the training HoloLens frames 0-29 only), CKPT_EVERY, BUDGET_CPU_H.  Finished
 # stages are skipped, so e.g. EXTRA_SEEDS=1 after a complete run trains only the new seeds and
-# re-evaluates.
+# re-evaluates.  STAGES=student trains only the supervised students (baseline and EXTRA_SEEDS): the
+# scene ablation, where no teacher is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +61,11 @@ SMOKE=${SMOKE:-0}
 SCENES=${SCENES:-v1}
 CKPT_EVERY=${CKPT_EVERY:-100}
 BUDGET_CPU_H=${BUDGET_CPU_H:-3}
+STAGES=${STAGES:-all}
+case "$STAGES" in
+    all|student) ;;
+    *) echo "run_experiment: STAGES must be 'all' or 'student', not '$STAGES'" >&2; exit 2 ;;
+esac
 CONFIG=indoor_experiment
 EXTRA=()
 if [ "$SMOKE" = 1 ]; then
@@ -142,17 +148,25 @@ train() {  # name, stage-specific arguments...
 }
 
 # 2. the four stages (same seed, data order and schedule for every student)
-train teacher --stage teacher schedule.epochs="$TEACHER_EPOCHS"
+MODELS=()
+if [ "$STAGES" = all ]; then
+    train teacher --stage teacher schedule.epochs="$TEACHER_EPOCHS"
+fi
 train student --stage student schedule.epochs="$EPOCHS"
-train acclimate --stage acclimate schedule.epochs="$ACCLIMATE_EPOCHS" \
-    model.teacher_checkpoint="$OUT/teacher/final" acclimate.ghost=joint
-MODELS=(--model teacher="$OUT/teacher/final" --model acclimated_teacher="$OUT/acclimate/final"
-        --model student_baseline="$OUT/student/final")
-for kd in $KD_VARIANTS; do
-    train "distill_$kd" --stage distill schedule.epochs="$EPOCHS" \
-        model.acclimated_checkpoint="$OUT/acclimate/final" distill.kd_loss="$kd"
-    MODELS+=(--model "distill_$kd=$OUT/distill_$kd/final")
-done
+MODELS+=(--model student_baseline="$OUT/student/final")
+if [ "$STAGES" = all ]; then
+    train acclimate --stage acclimate schedule.epochs="$ACCLIMATE_EPOCHS" \
+        model.teacher_checkpoint="$OUT/teacher/final" acclimate.ghost=joint
+    MODELS=(--model teacher="$OUT/teacher/final" --model acclimated_teacher="$OUT/acclimate/final"
+            "${MODELS[@]}")
+    for kd in $KD_VARIANTS; do
+        train "distill_$kd" --stage distill schedule.epochs="$EPOCHS" \
+            model.acclimated_checkpoint="$OUT/acclimate/final" distill.kd_loss="$kd"
+        MODELS+=(--model "distill_$kd=$OUT/distill_$kd/final")
+    done
+else
+    KD_VARIANTS=''
+fi
 
 # 2b. more seeds of the students (model init, data order and augmentation), same teacher
 for seed in $EXTRA_SEEDS; do
