@@ -84,6 +84,7 @@ from disdepth_ros.node_config import MODEL_PARAMETERS
 from disdepth_ros.node_config import NodeConfig
 from disdepth_ros.node_config import PARAMETER_NAMES
 from disdepth_ros.node_config import PARAMETERS
+from disdepth_ros.output_stage import OutputStage
 from disdepth_ros.pipeline import output_topics
 from disdepth_ros.qos import apply_fastdds_profile
 from disdepth_ros.qos import to_qos_profile
@@ -212,6 +213,7 @@ class DepthNodeMixin(MultiCameraMixin):
         self._stats = NodeStats()
         self._slot = LatestFrameSlot()
         self._worker: Optional[threading.Thread] = None
+        self._outputs: Optional[OutputStage] = None
         self._inputs: List[CameraInput] = []
         self._publishers_by_key: Dict[str, Any] = {}
         self._diagnostics_pub: Any = None
@@ -275,6 +277,9 @@ class DepthNodeMixin(MultiCameraMixin):
         config = self.config
         if config is None:
             raise NodeStartupError('cannot activate: the node is not configured')
+        if config.overlap_outputs:
+            self._outputs = OutputStage(capacity=max(1, len(config.cameras)),
+                                        on_error=self._output_failed)
         if config.multi_camera:
             self._activate_cameras(config)
             return
@@ -314,6 +319,10 @@ class DepthNodeMixin(MultiCameraMixin):
             if worker.is_alive():
                 self.get_logger().warning(f'the frame in progress did not finish within '
                                           f'{WORKER_JOIN_S:g} s; stopping without it')
+        outputs, self._outputs = self._outputs, None
+        if outputs is not None and not outputs.close(timeout=WORKER_JOIN_S):
+            self.get_logger().warning(f'the outputs in progress were not published within '
+                                      f'{WORKER_JOIN_S:g} s; stopping without them')
         deadline = time.monotonic() + ACK_TIMEOUT_S
         for pub in list(self._publishers_by_key.values()):
             left = deadline - time.monotonic()
@@ -470,18 +479,50 @@ class DepthNodeMixin(MultiCameraMixin):
         stages['inference'] = infer_ms
         result = pipeline.gate(result, estimator.spec, config.output_options())
         stages['gate'] = (time.perf_counter() - start) * 1000.0 - infer_ms
-        try:
-            published = self._publish(frame.image.header, result, info, config, wanted,
-                                      stages=stages)
-        except FRAME_ERRORS as exc:
-            self._stats.drop('output_error')
-            self._stats.error(f'building or publishing outputs failed: {exc}')
-            self.get_logger().error(f'building or publishing outputs failed: {exc}',
-                                    throttle_duration_sec=5.0)
+
+        def emit(handed_ms: Optional[float]) -> None:
+            try:
+                published = self._publish(frame.image.header, result, info, config, wanted,
+                                          stages=stages)
+            except FRAME_ERRORS as exc:
+                self._stats.drop('output_error')
+                self._stats.error(f'building or publishing outputs failed: {exc}')
+                self.get_logger().error(f'building or publishing outputs failed: {exc}',
+                                        throttle_duration_sec=5.0)
+                return
+            done = time.monotonic()
+            self._stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
+                                  (done - taken) * 1000.0 if handed_ms is None else handed_ms,
+                                  stages)
+        self._hand_over(emit, taken)
+
+    def _hand_over(self, emit: Callable[[Optional[float]], None], taken: float) -> None:
+        """
+        Run a frame's output half: in the output thread when there is one, else here.
+
+        With the output thread, the worker's time for the frame (``processing_ms``) ends when
+        the job is handed over, which includes waiting while the previous frame's outputs are
+        still queued; build and publish are timed as stages in the output thread.
+
+        :param emit: builds and publishes the outputs; takes the worker's ms for the frame
+            (None: measure up to the end of publishing)
+        :param taken: ``time.monotonic()`` when the worker took the frame
+        """
+        outputs = self._outputs
+        if outputs is None:
+            emit(None)
             return
-        done = time.monotonic()
-        self._stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
-                              (done - taken) * 1000.0, stages)
+        outputs.wait_for_room()
+        handed_ms = (time.monotonic() - taken) * 1000.0
+        try:
+            outputs.submit(lambda: emit(handed_ms))
+        except RuntimeError:  # closed under a worker that outlived its join: publish here
+            emit(handed_ms)
+
+    def _output_failed(self, exc: BaseException) -> None:
+        self._stats.error(f'output thread: {exc}')
+        self.get_logger().error(f'output thread: unexpected {type(exc).__name__}: {exc}',
+                                throttle_duration_sec=5.0)
 
     def _publish(self, header: Any, result: 'pipeline.FrameDepth', info: Optional[Any],
                  config: NodeConfig, wanted: List[str], prefix: str = '',

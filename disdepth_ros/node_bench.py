@@ -139,7 +139,7 @@ def percentiles(samples: Sequence[float]) -> Dict[str, float]:
 
 def soak(width: int, height: int, rate: float, duration_s: float, model: Optional[str] = '',
          engine: str = 'auto', stride: int = 1, domain: int = 97,
-         settle_s: float = 3.0) -> Dict[str, Any]:
+         settle_s: float = 3.0, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """
     Run the node under a camera at ``rate`` Hz for ``duration_s`` and summarise.
 
@@ -153,6 +153,7 @@ def soak(width: int, height: int, rate: float, duration_s: float, model: Optiona
     :param stride: the node's ``point_stride``
     :param domain: ROS domain id (1..100)
     :param settle_s: seconds to keep listening after the last frame
+    :param params: more node parameters (e.g. ``{'overlap_outputs': False}``)
     :return: summary (rates, latency percentiles, node diagnostics, CPU, memory, exit code)
     :raises RuntimeError: when the node does not come up within 60 s (with its log)
     """
@@ -179,7 +180,8 @@ def soak(width: int, height: int, rate: float, duration_s: float, model: Optiona
         from disdepth_core.inference.toymodel import write_toy_onnx
         model = str(write_toy_onnx(work / 'toy.onnx'))
     node_proc = NodeProcess(work, graph_env(domain, Path(os.environ['ROS_LOG_DIR'])),
-                            {'model': model or '', 'engine': engine, 'point_stride': stride})
+                            {'model': model or '', 'engine': engine, 'point_stride': stride,
+                             **(params or {})})
     proc = node_proc.proc
     ros = RosHarness(domain, 'disdepth_soak')
     node, executor = ros.node, ros.executor

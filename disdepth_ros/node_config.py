@@ -147,6 +147,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = tuple([
               'still matched'),
     ParamSpec('sync_queue_size', 10, 'images and camera infos kept while waiting for a match'),
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages', live=False),
+    ParamSpec('overlap_outputs', True, "build and publish a frame's outputs in a second "
+              'thread while the next frame is inferred (the node then keeps up with the slower '
+              'of the two, not their sum); false = one thread does both', live=False),
 ] + _qos_specs())
 
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
@@ -187,6 +190,7 @@ class NodeConfig:
     sync_tolerance: float
     sync_queue_size: int
     diagnostics_period: float
+    overlap_outputs: bool
     qos: Dict[str, QosSettings]
 
     @classmethod

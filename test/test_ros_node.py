@@ -278,6 +278,10 @@ def test_all_outputs_on_real_frames(ros, node):
             r, g, b = (int(c) for c in rgb[v, u])
             assert packed[v, u] == (r << 16) | (g << 8) | b
         assert np.isnan(xyz[0, 0]).all()
+    # the output thread publishes frames in the order they came
+    for topic in ('depth', 'points'):
+        got = [rh.stamp_ns(m) for m in outputs.lists[topic]]
+        assert got == sorted(got), topic
 
 
 def test_camera_info_of_another_resolution_is_rescaled(ros, node):
@@ -543,6 +547,25 @@ def test_runs_without_camera_info_on_fallback_fov(tmp_path):
                     cv.image_to_numpy(outputs.by_stamp('depth', stamp)),
                     rh.fake_depth(rgb, want.fx)[0])
             assert proc.output().count('using the fallback intrinsics') == 1
+
+
+def test_one_thread_mode_gives_the_same_outputs(tmp_path):
+    """``overlap_outputs: false``: build and publish on the inference thread, same messages."""
+    with domain_coordinator.domain_id() as domain:
+        with _own_node(domain, tmp_path, {'overlap_outputs': False}) as (proc, ros):
+            camera = Camera(ros)
+            outputs = Outputs(ros, ['depth', 'points'])
+            camera.wait_connected()
+            outputs.wait_connected()
+            stamps = _run_until_outputs(ros, camera, outputs, count=2)
+            for stamp in stamps:
+                rgb, sent = camera.sent[stamp]
+                depth_msg = outputs.by_stamp('depth', stamp)
+                assert depth_msg.header == sent.header
+                depth = cv.image_to_numpy(depth_msg)
+                np.testing.assert_array_equal(depth, rh.fake_depth(rgb, camera.intr.fx)[0])
+                xyz = cv.pointcloud2_to_xyz(outputs.by_stamp('points', stamp))
+                np.testing.assert_array_equal(xyz[..., 2], depth)
 
 
 def test_overload_drops_old_frames_with_bounded_latency_and_memory(tmp_path):

@@ -78,6 +78,24 @@ def test_experiment_eval_writes_the_table(trained: Path, tmp_path: Path) -> None
     assert '| a |' in table and 'last2' in table
 
 
+def test_constant_yardstick_is_scored_by_the_same_code(trained: Path, tmp_path: Path) -> None:
+    tool = _tool('experiment_eval')
+    frames = trained / 'frames'
+    rc = tool.main(['--out', str(tmp_path), '--constant', 'const=2.0', '--set', f'all={frames}'])
+    assert rc == 0
+    results = json.loads((tmp_path / 'results.json').read_text())
+    entry = results['models']['const']
+    assert entry['constant_m'] == 2.0
+    gt = 1.0 + 0.5 * np.arange(6)          # each frame is one flat depth
+    want = float(np.mean(np.abs(2.0 - gt) / gt))
+    assert entry['sets']['all']['metrics']['abs_rel'] == pytest.approx(want, rel=1e-5)
+    # median scaling makes a constant exact on a flat frame
+    assert entry['sets']['all']['metrics_median_scaled']['abs_rel'] == pytest.approx(0, abs=1e-6)
+    assert '| const | |' in (tmp_path / 'results.md').read_text()
+    with pytest.raises(SystemExit):
+        tool.main(['--out', str(tmp_path), '--constant', 'bad=-1', '--set', f'all={frames}'])
+
+
 def test_package_writes_checkpoint_and_onnx(trained: Path, tmp_path: Path) -> None:
     pytest.importorskip('onnxruntime')
     tool = _tool('experiment_package')

@@ -20,7 +20,9 @@ the standard metrics per image, averaged over images, metric and median-scaled);
 slice of an RGB-D folder (held-out frames of a sequence) and may name its protocol, e.g.
 ``--set 'hololens_test=../shared/data/real/hololens_dvmvs[30:]'`` (frames 30 onwards, default
 protocol) or ``--set 'kitti_raw=../shared/data/real/kitti_raw_sfnd@kitti'`` (80 m caps, Garg
-crop); models are ``--model NAME=CHECKPOINT``.
+crop); models are ``--model NAME=CHECKPOINT``, and ``--constant NAME=METRES`` adds the
+yardstick every model must beat: the same depth for every pixel of every frame (e.g. the median
+training depth), evaluated by the same code.
 
 Writes ``results.json`` (everything) and ``results.md`` (the tables) into ``--out``.
 """
@@ -30,6 +32,7 @@ import json
 from pathlib import Path
 import re
 import sys
+from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from disdepth_core.data.registry import build_dataset
@@ -40,6 +43,24 @@ from disdepth_core.training.config import parse_select
 SET_PATTERN = re.compile(r'^(?P<label>[\w.-]+)=(?P<path>[^\[@]+)(\[(?P<sel>[-\d:]*)\])?'
                          r'(@(?P<protocol>\w+))?$')
 SHOWN = ('abs_rel', 'rmse', 'd1')
+
+
+class ConstantDepth:
+    """
+    The constant-depth yardstick: predicts ``metres`` everywhere, whatever the image.
+
+    :param metres: the depth (> 0)
+    """
+
+    def __init__(self, metres: float) -> None:
+        if not metres > 0:
+            raise ValueError(f'a constant depth must be > 0 m, got {metres}')
+        self.metres = float(metres)
+
+    def predict(self, rgb: Any, intrinsics: Any) -> Any:
+        """Return ``metres`` at every pixel of ``rgb``."""
+        import numpy as np
+        return SimpleNamespace(depth=np.full(rgb.shape[:2], self.metres, np.float32))
 
 
 class FrameSubset:
@@ -129,7 +150,9 @@ def markdown(results: Dict[str, Any], sets: List[str], models: List[str]) -> str
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the evaluation; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', action='append', required=True, metavar='NAME=CHECKPOINT')
+    parser.add_argument('--model', action='append', default=[], metavar='NAME=CHECKPOINT')
+    parser.add_argument('--constant', action='append', default=[], metavar='NAME=METRES',
+                        help='a constant-depth yardstick row (repeatable)')
     parser.add_argument('--set', action='append', required=True, dest='sets',
                         metavar='LABEL=PATH[SEL]@PROTOCOL')
     parser.add_argument('--out', type=Path, required=True)
@@ -147,6 +170,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not path.endswith(('.safetensors', '.json', '.onnx')):
             path += '.safetensors'
         models.append((name, path))
+    constants: Dict[str, ConstantDepth] = {}
+    for item in args.constant:
+        name, sep, value = item.partition('=')
+        try:
+            constants[name] = ConstantDepth(float(value))
+        except ValueError as exc:
+            parser.error(f'--constant {item!r}: expected NAME=METRES ({exc})')
+        if not sep or not name:
+            parser.error(f'--constant {item!r}: expected NAME=METRES')
+        models.append((name, ''))
+    if not models:
+        parser.error('give at least one --model or --constant')
     try:
         sets = [parse_set(s) for s in args.sets]
         data = {label: load_set(path, sel) for label, path, sel, _ in sets}
@@ -155,13 +190,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     results: Dict[str, Any] = {'models': {}, 'sets': {}}
     for name, path in models:
-        estimator = create_estimator(path, engine='torch', device='cpu')
-        entry: Dict[str, Any] = {'checkpoint': path, 'params_m': count_parameters(path),
-                                 'spec': {'name': estimator.spec.name,
-                                          'input': [estimator.spec.input_height,
-                                                    estimator.spec.input_width],
-                                          'canonical_focal': estimator.spec.canonical_focal},
-                                 'sets': {}}
+        entry: Dict[str, Any]
+        estimator: Any
+        if name in constants:
+            estimator = constants[name]
+            entry = {'constant_m': estimator.metres, 'params_m': None, 'sets': {}}
+        else:
+            estimator = create_estimator(path, engine='torch', device='cpu')
+            entry = {'checkpoint': path, 'params_m': count_parameters(path),
+                     'spec': {'name': estimator.spec.name,
+                              'input': [estimator.spec.input_height,
+                                        estimator.spec.input_width],
+                              'canonical_focal': estimator.spec.canonical_focal},
+                     'sets': {}}
         for label, path_, sel, protocol in sets:
             r = evaluate(estimator, data[label], protocol=protocol, keep_per_image=False)
             r.pop('per_image', None)

@@ -29,6 +29,7 @@ Examples::
 
     .venv/bin/python tools/soak_node.py --duration 600 --rate 30
     .venv/bin/python tools/soak_node.py --model path/to/model.onnx --width 640 --height 480
+    .venv/bin/python tools/soak_node.py --model default --param overlap_outputs=false
 
 Without ``--model`` a toy ONNX model is written to a temporary directory (real ONNX Runtime
 engine, trivial network), so the soak measures the node and DDS rather than the network.
@@ -37,7 +38,9 @@ engine, trivial network), so the soak measures the node and DDS rather than the 
 import argparse
 import json
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
+
+import yaml
 
 from disdepth_ros.node_bench import soak
 
@@ -55,12 +58,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--engine', default='auto')
     parser.add_argument('--stride', type=int, default=1, help='point_stride of the node')
     parser.add_argument('--domain', type=int, default=97, help='ROS domain id (1..100)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
+                        help='another node parameter, value in YAML (e.g. '
+                        'overlap_outputs=false); repeatable')
     parser.add_argument('--max-rss-growth-mb', type=float, default=50.0)
     parser.add_argument('--max-latency-ms', type=float, default=1000.0)
     args = parser.parse_args(argv)
     model = '' if args.model == 'default' else args.model
+    params: Dict[str, Any] = {}
+    for item in args.param:
+        name, sep, value = item.partition('=')
+        if not sep or not name:
+            parser.error(f'--param wants NAME=VALUE, got {item!r}')
+        params[name] = yaml.safe_load(value)
     summary = soak(args.width, args.height, args.rate, args.duration, model, args.engine,
-                   args.stride, args.domain)
+                   args.stride, args.domain, params=params)
+    summary['node_params'] = params
     print(json.dumps(summary, indent=2))
     failures = []
     if summary.get('rss_growth_mb') is not None and \
