@@ -201,8 +201,8 @@ def optimize_for_onnxruntime(proto: Any) -> Dict[str, int]:
     for i, node in enumerate(nodes):
         shape = shapes.get(node.input[0]) if node.input else None
         keep = next((a.i for a in node.attribute if a.name == 'keepdims'), 1)
-        axes = consts.get(node.input[1]) if len(node.input) > 1 else None
-        if (node.op_type == 'ReduceSum' and opset >= 13 and keep == 1 and axes == [1]
+        sum_axes = consts.get(node.input[1]) if len(node.input) > 1 else None
+        if (node.op_type == 'ReduceSum' and opset >= 13 and keep == 1 and sum_axes == [1]
                 and shape and len(shape) == 4 and shape[1]):
             name = f'{node.name or "sum" + str(i)}{CHANNEL_SUM_TAG}'
             proto.graph.initializer.append(numpy_helper.from_array(

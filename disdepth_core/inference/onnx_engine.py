@@ -39,7 +39,7 @@ import os
 from pathlib import Path
 import re
 import subprocess
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
@@ -87,9 +87,9 @@ def _ort() -> Any:
             '(or onnxruntime-gpu on an NVIDIA machine)') from None
 
 
-def _ort_errors(ort: Any) -> Tuple[type, ...]:
+def _ort_errors(ort: Any) -> Tuple[Type[BaseException], ...]:
     """Exception types ONNX Runtime raises for unusable models and failing providers."""
-    errors: List[type] = [RuntimeError, OSError, ValueError]
+    errors: List[Type[BaseException]] = [RuntimeError, OSError, ValueError]
     state = getattr(getattr(ort, 'capi', None), 'onnxruntime_pybind11_state', None)
     for name in ('Fail', 'InvalidArgument', 'InvalidGraph', 'InvalidProtobuf', 'NoSuchFile',
                  'NoModel', 'NotImplemented', 'RuntimeException', 'EPFail', 'EngineError'):
@@ -272,7 +272,7 @@ def inspect_session(sess: Any, path: Path) -> Dict[str, Any]:
     h, w = _dim(shape[2]), _dim(shape[3])
     static_hw = (h, w) if h is not None and w is not None else None
     m = spec.input_multiple
-    if static_hw is not None and (h % m or w % m):
+    if h is not None and w is not None and (h % m or w % m):
         raise ModelLoadError(f'{path}: input size {h}x{w} is not a multiple of {m} (the model '
                              "spec's input_multiple)")
     if spec.dynamic and static_hw is not None:
