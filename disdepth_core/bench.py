@@ -53,7 +53,7 @@ import platform
 import shlex
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, cast, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -185,7 +185,7 @@ def build_case(name: str, net_hw: Tuple[int, int], tiny: bool = False,
         kind, backbone = 'teacher', 'vit'
     else:
         small = {'n_bins': 16, 'decoder_width': 32, 'decoder_min_width': 8, 'bins_hidden': 32}
-        overrides = dict(small) if tiny else {}
+        overrides: Dict[str, Any] = dict(small) if tiny else {}
         if n_bins is not None:
             overrides['n_bins'] = int(n_bins)
         cfg = StudentConfig(backbone=name, **overrides)
@@ -368,12 +368,16 @@ def accuracy_rows(model_path: Path, data: Path, args: BenchOptions,
         for frame in frames[1::2]:
             res = est.predict(frame.rgb, frame.intrinsics)
             times.append(res.timings_ms['infer'])
-            g, n = delta1(res.depth, frame.depth, est.spec.min_depth, est.spec.max_depth)
+            # RGBDFolderDataset opens its folders with require_depth=True: depth is never None
+            g, n = delta1(res.depth, cast(np.ndarray, frame.depth), est.spec.min_depth,
+                          est.spec.max_depth)
             good, total = good + g, total + n
         h, w = frames[0].rgb.shape[:2]
         rows.append({'engine': engine, 'provider': est.info.provider, 'model': model_path.name,
                      'kind': 'accuracy', 'height': h, 'width': w,
-                     'net_height': est.net_hw[0], 'net_width': est.net_hw[1], 'batch': 1,
+                     # a .onnx path gives an OnnxEstimator, which has net_hw
+                     'net_height': cast(Any, est).net_hw[0],
+                     'net_width': cast(Any, est).net_hw[1], 'batch': 1,
                      'infer_p50_ms': float(np.median(times)), 'frames': len(frames[1::2]),
                      'delta1': good / max(total, 1), 'precision': est.info.precision,
                      'data': str(data)})

@@ -50,7 +50,7 @@ from pathlib import Path
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, cast, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -341,8 +341,10 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path],
     spec = ModelSpec.from_json(meta[ONNX_METADATA_KEY])
     hw = _graph_input_hw(proto) or (tuple(input_size) if input_size else
                                     (spec.input_height, spec.input_width))
-    prep = Preprocessing(int(hw[0]), int(hw[1]), tuple(spec.mean), tuple(spec.std),
-                         spec.input_multiple)
+    # ModelSpec declares mean and std as three floats; tuple() only loses the length
+    prep = Preprocessing(int(hw[0]), int(hw[1]),
+                         cast(Tuple[float, float, float], tuple(spec.mean)),
+                         cast(Tuple[float, float, float], tuple(spec.std)), spec.input_multiple)
     frames, described = calibration_images(calib_dir, n_frames, seed)
     inputs = [to_network_input(f, prep) for f in frames]
     del proto

@@ -58,7 +58,7 @@ import contextlib
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, cast, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -490,8 +490,11 @@ class TorchEstimator:
         self.spec = spec
         hw = (spec.input_height, spec.input_width) if input_size is None else input_size
         self.net_hw: Tuple[int, int] = (int(hw[0]), int(hw[1]))
-        self._prep = Preprocessing(self.net_hw[0], self.net_hw[1], tuple(spec.mean),
-                                   tuple(spec.std), spec.input_multiple)
+        # ModelSpec declares mean and std as three floats; tuple() only loses the length
+        self._prep = Preprocessing(self.net_hw[0], self.net_hw[1],
+                                   cast(Tuple[float, float, float], tuple(spec.mean)),
+                                   cast(Tuple[float, float, float], tuple(spec.std)),
+                                   spec.input_multiple)
         dtype = PRECISIONS[precision]
         # autocast dtype (None: none) and the dtype of weights and input
         self._autocast = dtype if low_precision == 'autocast' else None
