@@ -46,7 +46,7 @@ each DataLoader worker process.  Example training entry::
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, cast, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -284,6 +284,7 @@ class UnlabeledDataset(DepthDataset):
     def load_frame(self, index: int) -> Frame:
         """Read frame ``index`` (no depth); see :class:`DepthDataset`."""
         item = self.items[index]
+        k: Optional[CameraIntrinsics]
         if self.bag is not None:
             rgb, k, name = self.bag.read(item)
         else:
@@ -291,8 +292,8 @@ class UnlabeledDataset(DepthDataset):
             rgb = read_rgb(path)
             name = path.stem
             k = self.frame_intrinsics.get(name, self.fallback)
-            if k is None:
-                k = CameraIntrinsics.from_fov(self.fov, rgb.shape[1], rgb.shape[0])
+            if k is None:   # no intrinsics.json: __init__ made sure that fov was given
+                k = CameraIntrinsics.from_fov(cast(float, self.fov), rgb.shape[1], rgb.shape[0])
         h, w = rgb.shape[:2]
         if (k.width, k.height) != (w, h):
             k = k.scaled(w, h)

@@ -170,7 +170,7 @@ class TeacherConfig:
             onnx_teacher_spec(self.onnx_path)
 
     @classmethod
-    def tiny(cls, **overrides: object) -> 'TeacherConfig':
+    def tiny(cls, **overrides: Any) -> 'TeacherConfig':
         """Return a test-sized ViT teacher configuration."""
         base = cls(n_bins=16, embed_dim=32, depth=4, num_heads=2, mlp_ratio=2.0, pos_grid=(4, 6),
                    reassemble_channels=(8, 16, 24, 32), decoder_width=32, decoder_min_width=8,

@@ -27,7 +27,7 @@ Training data plumbing: datasets from the registry by name, mixes, sampling, bat
 """
 
 import math
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 import torch
@@ -61,7 +61,7 @@ def make_augmenter(options: Dict[str, Any]) -> Any:
     return Augmenter(from_dict(AugmentConfig, options, 'augment'))
 
 
-def _init_args(cls: type) -> Sequence[str]:
+def _init_args(cls: Type[Any]) -> Sequence[str]:
     import inspect
     return list(inspect.signature(cls.__init__).parameters)
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import random
 import sys
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, cast, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -523,7 +523,7 @@ def _fit(cfg: TrainConfig, out_dir: Path, resume: Optional[Union[str, Path]], qu
                                                   num_workers=d.workers)))
     optimizer = torch.optim.AdamW(task.param_groups(), lr=cfg.optim.lr, betas=cfg.optim.betas,
                                   weight_decay=cfg.optim.weight_decay)
-    amp = amp_settings(cfg.optim.amp, device)
+    amp = amp_settings(cast(str, cfg.optim.amp), device)   # OptimConfig turns bools into str
     scaler = torch.amp.GradScaler('cuda') if amp.scaler else None
     state = TrainState()
     if resume is not None:
