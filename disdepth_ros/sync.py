@@ -78,7 +78,7 @@ class StampMatcher:
         self._lock = threading.Lock()
         self._infos: Deque[Tuple[int, Any]] = deque(maxlen=self.queue_size)
         self._images: Deque[Tuple[int, Any]] = deque()
-        self._newest = None
+        self._newest: Optional[int] = None
 
     def reconfigure(self, tolerance_ns: int, queue_size: int) -> None:
         """Change the tolerance and queue size (keeps the newest entries)."""
@@ -140,7 +140,8 @@ class StampMatcher:
         with self._lock:
             dropped = self._check_jump(stamp_ns)
             self._infos.append((stamp_ns, info))
-            matched, waiting = [], deque()
+            matched: List[Tuple[Any, Any]] = []
+            waiting: Deque[Tuple[int, Any]] = deque()
             for image_stamp, image in self._images:
                 best = self._best_info(image_stamp)
                 if best is not None:

@@ -25,7 +25,7 @@ frame: x along the item's width, +y towards its front (into the room for wall it
 
 from dataclasses import dataclass, field
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, cast, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -84,17 +84,18 @@ class Item:
 class Placement:
     """Item frame -> world: an origin and a yaw about z."""
 
-    def __init__(self, origin: Sequence[float], yaw: float) -> None:
+    def __init__(self, origin: Union[Sequence[float], np.ndarray], yaw: float) -> None:
         """Store the origin (world x, y, z) and yaw."""
         self.origin = np.asarray(origin, np.float64)
         self.yaw = float(yaw)
         self.rot = rot_z(self.yaw)
 
-    def point(self, local: Sequence[float]) -> np.ndarray:
+    def point(self, local: Union[Sequence[float], np.ndarray]) -> np.ndarray:
         """Return the world point of an item-frame point."""
         return self.origin + self.rot @ np.asarray(local, np.float64)
 
-    def box(self, center: Sequence[float], half: Sequence[float], mat: Albedo,
+    def box(self, center: Union[Sequence[float], np.ndarray],
+            half: Union[Sequence[float], np.ndarray], mat: Albedo,
             top: Optional[Albedo] = None, emission: float = 0.0) -> Box:
         """Return a box given in the item frame."""
         return Box(self.point(center), np.asarray(half, np.float64), self.yaw, mat, top,
@@ -273,7 +274,8 @@ def floor_lamp(rng: np.random.Generator, mat: MaterialFn, p: Placement) -> Item:
                        emission=float(rng.uniform(0.4, 1.2)))
     shade.occluder = False  # the bulb inside lights the room through it
     parts.append(shade)
-    light = Light('point', tuple(float(v) for v in p.point((0, 0, pole_h + shade_h / 2))),
+    light = Light('point', cast(Tuple[float, float, float],
+                                tuple(float(v) for v in p.point((0, 0, pole_h + shade_h / 2)))),
                   float(rng.uniform(0.25, 0.6)), WARM, float(rng.uniform(1.5, 3.0)),
                   float(shade_r * 0.5))
     return p.item('lamp', parts, (0.18, 0.18), lights=[light])

@@ -25,7 +25,7 @@ is image-side: depth never changes.  A :class:`CameraResponse` is drawn once per
 
 from dataclasses import dataclass
 import math
-from typing import Optional, Tuple
+from typing import cast, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -174,5 +174,7 @@ def develop(color: np.ndarray, response: CameraResponse,
                                [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RuntimeError('JPEG encoding of a synthetic frame failed')
-        rgb = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+        # the buffer was just encoded, so it decodes (imdecode is None only for bad data)
+        decoded = cast(np.ndarray, cv2.imdecode(buf, cv2.IMREAD_COLOR))
+        rgb = np.ascontiguousarray(decoded[..., ::-1])
     return rgb

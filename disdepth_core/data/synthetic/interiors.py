@@ -27,7 +27,7 @@ The camera is floor-level (robot vacuum), robot-height or eye-level, with a real
 """
 
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, cast, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -152,8 +152,8 @@ class Palette:
         m = random_material(rng, patterns, period, *bright)
         if rng.random() < 0.5:  # recolour: v1 colours are pastel; real rooms are not only that
             a = _colour(rng, *bright)
-            b = tuple(float(c * rng.uniform(0.35, 0.8)) for c in a)
-            m = Material(m.pattern, a, b, m.scale, m.seed, m.detail)  # type: ignore[arg-type]
+            b = cast(Color, tuple(float(c * rng.uniform(0.35, 0.8)) for c in a))
+            m = Material(m.pattern, a, b, m.scale, m.seed, m.detail)
         return m
 
 
@@ -163,7 +163,8 @@ def _translate(item: Item, delta: np.ndarray) -> Item:
         if isinstance(part, (Box, Cylinder, Sphere)):
             part.center = part.center + delta
     item.center = item.center + delta[:2]
-    item.lights = [Light(li.kind, tuple(float(v) for v in np.asarray(li.vector) + delta),
+    item.lights = [Light(li.kind, cast(Tuple[float, float, float],
+                                       tuple(float(v) for v in np.asarray(li.vector) + delta)),
                          li.intensity, li.color, li.falloff, li.radius) for li in item.lights]
     for s in item.surfaces:
         s.center = s.center + delta
@@ -448,7 +449,8 @@ def make_indoor_scene_v2(rng: np.random.Generator, n_frames: int,
         radius = rng.uniform(0.05, 0.3)
         lights.append(Light('point', (float(x), float(y), float(size[2] - 0.12)),
                             float(rng.uniform(0.5, 1.2)),
-                            tuple(float(c * rng.uniform(0.95, 1.05)) for c in base_col),
+                            cast(Color, tuple(float(c * rng.uniform(0.95, 1.05))
+                                              for c in base_col)),
                             float(rng.uniform(2.5, 7.0)), float(radius)))
         shape = Box(np.array([x, y, size[2] - 0.015]), np.array([radius + 0.1, radius + 0.1,
                                                                  0.015]),
@@ -465,11 +467,13 @@ def make_indoor_scene_v2(rng: np.random.Generator, n_frames: int,
               for i, li in enumerate(lights)]
     windows = [i for i in wall_items if i.kind == 'window']
     if windows and rng.random() < 0.6:
-        w = windows[int(rng.integers(len(windows)))]
-        inward = rot_z(w.yaw)[:, 1]
+        window = windows[int(rng.integers(len(windows)))]
+        inward = rot_z(window.yaw)[:, 1]
         elev = math.radians(rng.uniform(15, 55))
         sun = -inward * math.cos(elev) + np.array([0.0, 0.0, math.sin(elev)])
-        lights.append(Light('directional', tuple(float(v) for v in sun / np.linalg.norm(sun)),
+        lights.append(Light('directional',
+                            cast(Tuple[float, float, float],
+                                 tuple(float(v) for v in sun / np.linalg.norm(sun))),
                             float(rng.uniform(0.2, 0.8)), (1.0, 0.96, 0.88)))
     scene = Scene(prims, lights, ambient=float(rng.uniform(0.05, 0.28)), far=20.0,
                   preset='indoor', shadow_samples=3, ao=float(rng.uniform(0.5, 1.0)),

@@ -36,7 +36,7 @@ import functools
 import importlib.util
 from pathlib import Path
 import re
-from typing import List, Tuple
+from typing import cast, List, Tuple
 
 import cv2
 import numpy as np
@@ -269,7 +269,8 @@ def random_patch(rng: np.random.Generator, bank: PhotoBank, width_range: Tuple[f
     x0 = int(rng.integers(0, w - pw + 1))
     patch = img[y0:y0 + ph, x0:x0 + pw]
     gain = rng.uniform(0.7, 1.25)
-    tint = tuple(float(gain * rng.uniform(1 - tint_spread, 1 + tint_spread)) for _ in range(3))
+    tint = cast(Color, tuple(float(gain * rng.uniform(1 - tint_spread, 1 + tint_spread))
+                             for _ in range(3)))
     angle = 0.0 if rng.random() < 0.7 else float(rng.choice([0.5, 1.0, 1.5])) * np.pi
     return PhotoMaterial(patch, bank.names[i], float(rng.uniform(*width_range)), angle,
                          (float(rng.uniform(0, 5)), float(rng.uniform(0, 5))), tint,

@@ -15,7 +15,7 @@
 """Scene sampling: the ``indoor`` and ``street`` presets (random scene + camera trajectory)."""
 
 import math
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, cast, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -37,7 +37,8 @@ from disdepth_core.data.synthetic.textures import Material
 def pastel(rng: np.random.Generator, lo: float = 0.35, hi: float = 0.85) -> Color:
     """Return a random desaturated colour of brightness ``lo``..``hi`` (linear RGB)."""
     base = rng.uniform(lo, hi)
-    return tuple(float(np.clip(base * rng.uniform(0.75, 1.2), 0.02, 0.98)) for _ in range(3))
+    return cast(Color, tuple(float(np.clip(base * rng.uniform(0.75, 1.2), 0.02, 0.98))
+                             for _ in range(3)))
 
 
 def random_material(rng: np.random.Generator, choices: Sequence[str],
@@ -45,7 +46,7 @@ def random_material(rng: np.random.Generator, choices: Sequence[str],
     """Return a random procedural material: a pattern of ``choices`` at a period in ``scale``."""
     pattern = str(rng.choice(list(choices)))
     a = pastel(rng, lo, hi)
-    b = tuple(float(c * rng.uniform(0.35, 0.75)) for c in a)
+    b = cast(Color, tuple(float(c * rng.uniform(0.35, 0.75)) for c in a))
     return Material(pattern, a, b, float(rng.uniform(*scale)), int(rng.integers(1 << 30)),
                     float(rng.uniform(0.1, 0.3)))
 
@@ -81,8 +82,9 @@ def make_indoor_scene(rng: np.random.Generator, n_frames: int
     lo, hi = np.zeros(3), size
     floor = random_material(rng, ('wood', 'tiles', 'checker', 'noise', 'stripes'), (0.15, 0.6))
     ceiling = random_material(rng, ('plain', 'noise', 'tiles'), (0.4, 1.2), 0.7, 0.95)
-    walls = tuple(random_material(rng, ('plain', 'noise', 'stripes', 'bricks', 'tiles'),
-                                  (0.1, 0.5), 0.4, 0.9) for _ in range(4))
+    walls = cast(Tuple[Material, Material, Material, Material],
+                 tuple(random_material(rng, ('plain', 'noise', 'stripes', 'bricks', 'tiles'),
+                                       (0.1, 0.5), 0.4, 0.9) for _ in range(4)))
     room = Room(lo, hi, floor, ceiling, walls)
 
     # camera path first, objects avoid it
@@ -139,7 +141,9 @@ def make_indoor_scene(rng: np.random.Generator, n_frames: int
     lights = []
     for _ in range(int(rng.integers(1, 3))):
         pos = (rng.uniform(0.2, 0.8) * size[0], rng.uniform(0.2, 0.8) * size[1], size[2] - 0.25)
-        lights.append(Light('point', tuple(float(x) for x in pos), float(rng.uniform(0.8, 1.4)),
+        lights.append(Light('point', cast(Tuple[float, float, float],
+                                          tuple(float(x) for x in pos)),
+                            float(rng.uniform(0.8, 1.4)),
                             pastel(rng, 0.85, 1.0), float(rng.uniform(3.0, 7.0))))
     scene = Scene(prims, lights, ambient=float(rng.uniform(0.15, 0.35)), far=20.0,
                   preset='indoor', notes={'room_x': float(size[0]), 'room_y': float(size[1]),

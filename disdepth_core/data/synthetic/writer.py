@@ -32,7 +32,7 @@ folder with an optional frame selection such as ``PATH[0:30]``, or a folder of i
 import math
 from pathlib import Path
 import shutil
-from typing import List, Optional, Sequence
+from typing import cast, List, Optional, Sequence
 
 import numpy as np
 
@@ -129,7 +129,7 @@ def generate(out: Path, frames: int, preset: str = 'indoor', seed: int = 0, heig
                            name=f'{tag}-{seed}-{s:04d}-{f:04d}',
                            pose_cam_to_world_row_major_4x4=_pose_text(seq.poses[f]))
                 index += 1
-        writer.close()
+        cast(RGBDFolderWriter, writer).close()   # sequences >= 1: the loop opened one
         commit_dir(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
