@@ -55,7 +55,7 @@ import struct
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, cast, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
@@ -84,13 +84,14 @@ class BagError(RuntimeError):
     """The bag cannot be processed; the message names the problem and what to do."""
 
 
-def _read_errors() -> Tuple[type, ...]:
+def _read_errors() -> Tuple[Type[BaseException], ...]:
     """Exceptions ``rosbags`` lets through for unreadable, truncated or corrupt bags."""
     from rosbags.highlevel import AnyReaderError
     from rosbags.rosbag2 import ReaderError
     from rosbags.serde import SerdeError
-    errors: List[type] = [AnyReaderError, ReaderError, SerdeError, sqlite3.DatabaseError,
-                          struct.error, UnicodeDecodeError, OverflowError, MemoryError, EOFError]
+    errors: List[Type[BaseException]] = [
+        AnyReaderError, ReaderError, SerdeError, sqlite3.DatabaseError, struct.error,
+        UnicodeDecodeError, OverflowError, MemoryError, EOFError]
     try:
         import apsw
     except ImportError:
@@ -426,10 +427,10 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
             info_topic = guess if info_conns else None
         have_fallback = options.fov_deg is not None or options.intrinsics is not None
         if not info_conns and not have_fallback:
-            infos = sorted({c.topic for c in conns if c.msgtype == INFO_TYPE})
+            info_topics = sorted({c.topic for c in conns if c.msgtype == INFO_TYPE})
             raise BagError(f'no camera info for {options.image_topic}: '
                            f'{_parent(base)}/camera_info is not in the bag '
-                           f'(CameraInfo topics: {", ".join(infos) or "none"}); pass '
+                           f'(CameraInfo topics: {", ".join(info_topics) or "none"}); pass '
                            '--camera-info-topic, or --fov / --intrinsics')
         namespace = (_normalise_namespace(options.namespace) if options.namespace is not None
                      else _normalise_namespace(_parent(base)))
@@ -453,7 +454,7 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
                            'bag?)') from None
         index = _InfoIndex(infos)
 
-        est = estimator if hasattr(estimator, 'predict') else estimator()
+        est = cast(DepthEstimator, estimator) if hasattr(estimator, 'predict') else estimator()
         try:
             check_output_kind(est.spec, options.outputs.relative_output)
         except RelativeModelError as exc:
@@ -485,7 +486,8 @@ def process_bag(input_path: Union[str, Path], output_path: Union[str, Path],
 def _write(reader: Any, src: Path, path: Path, storage: str, options: BagOptions,
            est: DepthEstimator, build: _Messages, image_conns: List[Any], index: _InfoIndex,
            info_topic: Optional[str], topics: Dict[str, str], expected: int,
-           errors: Tuple[type, ...], storage_plugin: Any, writer_cls: Any) -> BagSummary:
+           errors: Tuple[Type[BaseException], ...], storage_plugin: Any,
+           writer_cls: Any) -> BagSummary:
     """Write the output bag at ``path`` (the temporary location)."""
     plugin = storage_plugin.MCAP if storage == 'mcap' else storage_plugin.SQLITE3
     tolerance_ns = int(round(options.sync_tolerance_s * 1e9))
@@ -571,7 +573,9 @@ def _process(msg: Any, i: int, options: BagOptions, est: DepthEstimator, index: 
             source = ('exact' if offset == 0 else 'nearest', info)
             intrinsics = pipeline.intrinsics_for(w, h, info=info)
         elif options.intrinsics is not None or options.fov_deg is not None:
-            fallback = options.intrinsics or CameraIntrinsics.from_fov(options.fov_deg, w, h)
+            # no intrinsics: the elif made sure that fov_deg is given
+            fallback = options.intrinsics or CameraIntrinsics.from_fov(
+                cast(float, options.fov_deg), w, h)
             source = ('fallback', None)
             intrinsics = pipeline.intrinsics_for(w, h, fallback=fallback)
         else:
