@@ -244,10 +244,10 @@ class NodeConfig:
     def problems(self) -> List[str]:
         """Describe every invalid value (empty when the config is valid)."""
         out = []
-        for name in fields(self):
-            value = getattr(self, name.name)
+        for field in fields(self):
+            value = getattr(self, field.name)
             if isinstance(value, float) and not math.isfinite(value):
-                out.append(f'{name.name} must be a finite number, got {value}')
+                out.append(f'{field.name} must be a finite number, got {value}')
         if self.input_height < 0 or self.input_height % 32:
             out.append(f'input_height must be 0 or a positive multiple of 32, got '
                        f'{self.input_height}')
