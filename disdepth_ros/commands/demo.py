@@ -18,6 +18,7 @@ import argparse
 import math
 from pathlib import Path
 import sys
+from typing import Any, Dict
 
 from disdepth_ros.demo import DemoError
 from disdepth_ros.demo import DemoOptions
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     :param args: parsed arguments
     :return: 0 on success, 1 with a message on stderr otherwise
     """
-    base = dict(QUICK) if args.quick else {}
+    base: Dict[str, Any] = dict(QUICK) if args.quick else {}
     for key in ('frames', 'width', 'height', 'fps'):
         if getattr(args, key) is not None:
             base[key] = getattr(args, key)
