@@ -43,7 +43,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, cast, Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -269,7 +269,7 @@ def play(seq: Sequence, options: DemoOptions, workdir: Path,
                                     remaps=[f'__ns:={NAMESPACE}'])
             proc = node_proc.proc
             log(f'disdepth demo: starting the node (ROS_DOMAIN_ID={domain}): '
-                f'{" ".join(str(a) for a in proc.args)}')
+                f'{" ".join(str(a) for a in cast(List[str], proc.args))}')
             ros = None
             try:
                 ros = RosHarness(domain, 'disdepth_demo_player')
@@ -724,6 +724,7 @@ def run_demo(options: DemoOptions, log: Any = print) -> Dict[str, Any]:
         rec = play(seq, options, scratch, log)
         result = work / 'result'
         result.mkdir()
+        assert rec.node_log is not None, 'play() always records the node log'
         shutil.copyfile(rec.node_log, result / 'node.log')
         bag = result / 'bag'
         write_bag(bag, rec)
