@@ -188,8 +188,18 @@ class DepthNodeMixin(MultiCameraMixin):
     Mixed into an rclpy ``Node`` subclass, which calls :meth:`_init_depth` once the ``Node``
     exists and then drives :meth:`configure_depth`, :meth:`activate_depth`,
     :meth:`deactivate_depth` and :meth:`cleanup_depth` (each is a no-op when its state is
-    already reached).
+    already reached).  The methods it uses from rclpy's ``Node`` are declared here for the type
+    checker (see also :class:`~disdepth_ros.multicam.MultiCameraMixin`).
     """
+
+    declare_parameter: Callable[..., Any]
+    get_parameter: Callable[[str], Any]
+    add_on_set_parameters_callback: Callable[
+        [Callable[[List[Parameter]], SetParametersResult]], Any]
+    create_publisher: Callable[..., Any]
+    destroy_publisher: Callable[[Any], Any]
+    destroy_timer: Callable[[Any], Any]
+    get_clock: Callable[[], Any]
 
     def _init_depth(self, estimator_factory: EstimatorFactory) -> None:
         """
@@ -314,6 +324,7 @@ class DepthNodeMixin(MultiCameraMixin):
             self._diagnostics_timer = None
         self._slot.close()
         worker, self._worker = self._worker, None
+        assert worker is not None, 'active: the worker exists'
         if worker is not threading.current_thread():
             worker.join(timeout=WORKER_JOIN_S)
             if worker.is_alive():
@@ -390,8 +401,9 @@ class DepthNodeMixin(MultiCameraMixin):
             try:
                 estimator = self._load(new)
             except NodeStartupError as exc:
-                message = f'model reload failed, still serving {self.estimator.info.model_path}: '\
-                          f'{exc}'
+                served = self.estimator
+                assert served is not None, 'configured: set and cleared with the config'
+                message = f'model reload failed, still serving {served.info.model_path}: {exc}'
                 self._stats.error(message)
                 self.get_logger().error(message)
                 return SetParametersResult(successful=False, reason=message)
@@ -446,7 +458,8 @@ class DepthNodeMixin(MultiCameraMixin):
         with self._lock:
             config, estimator = self._config, self._estimator
         wanted = self._wanted_outputs()
-        if not wanted:
+        if not wanted or config is None or estimator is None:
+            # No config or estimator: cleanup is destroying the publishers under this frame.
             self._stats.drop('no_subscribers')
             return
         stages: Dict[str, float] = {}
@@ -576,7 +589,7 @@ class DepthNodeMixin(MultiCameraMixin):
 
     def _publish_diagnostics_locked(self) -> None:
         config, estimator, pub = self._config, self._estimator, self._diagnostics_pub
-        if estimator is None or pub is None:
+        if config is None or estimator is None or pub is None:
             return
         info, spec = estimator.info, estimator.spec
         lo, hi = config.output_options().depth_range(spec.min_depth, spec.max_depth)
