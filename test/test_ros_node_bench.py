@@ -62,11 +62,15 @@ def test_quick_node_bench_table(tmp_path: Path) -> None:
         assert row['delivered'] == pytest.approx(row['output_hz'] / possible, abs=1e-3)
         assert row['processing_over_engine'] == pytest.approx(
             row['processing_ms'] / row['engine_ms'], abs=0.01)
-        # the node's stage timers add up to its processing time (same frames, small gaps)
+        # the inference thread's stages (decode, inference, gate) fit in its processing time;
+        # build and publish run beside the next frame in the output thread (overlap_outputs,
+        # the default), so processing is at most all the stages together
         stages = row['stages_ms']
         assert set(stages) == set(node_bench.STAGES)
         assert all(v is not None and v >= 0.0 for v in stages.values())
-        assert sum(stages.values()) == pytest.approx(row['processing_ms'], rel=0.1, abs=1.0)
+        worker = stages['decode'] + stages['inference'] + stages['gate']
+        assert worker <= row['processing_ms'] * 1.1 + 1.0
+        assert row['processing_ms'] <= sum(stages.values()) * 1.1 + 1.0
         assert stages['inference'] == pytest.approx(row['inference_ms'], abs=0.02)
         lat = row['latency_ms']
         assert 0 < lat['p50'] <= lat['p95'] <= lat['p99'] <= lat['max']
