@@ -695,8 +695,9 @@ def run(create_node: Callable[[], Any], args: Optional[List[str]] = None,
         spinner.start()
         while not stop.wait(0.1):
             pass
-        executor.shutdown()
+        executor.stop_spinning()   # first out of spin, then shutdown (see stop_spinning)
         spinner.join()
+        executor.shutdown()
         if failed:
             node.get_logger().fatal(f'stopping after an unexpected error: {failed[0]}')
             code = 1

@@ -28,6 +28,7 @@ arrival order; an exception raised by either stops :meth:`spin` like rclpy's exe
 """
 
 from concurrent.futures import ThreadPoolExecutor
+import threading
 from typing import Any, Callable, List, Optional, Union
 
 from rclpy.context import Context
@@ -53,6 +54,24 @@ class InputExecutor(Executor):
         self._inline = inline
         self._side = ThreadPoolExecutor(1, thread_name_prefix='disdepth-side')
         self._pending: List[Any] = []
+        self._stop_spinning = threading.Event()
+
+    def spin(self) -> None:
+        """Run callbacks until :meth:`stop_spinning`, shutdown or the end of the context."""
+        while self._context.ok() and not self._is_shutdown and not self._stop_spinning.is_set():
+            self.spin_once()
+
+    def stop_spinning(self) -> None:
+        """
+        Make :meth:`spin` return after the callback in progress; nothing is destroyed.
+
+        Join the spinning thread, then call :meth:`shutdown`: rclpy's ``Executor.shutdown``
+        destroys its guard condition at once, and a thread still inside ``spin`` then fails with
+        ``InvalidHandle`` (seen once in test/test_ros_shutdown.py, where a node is interrupted
+        under load eight times per run).
+        """
+        self._stop_spinning.set()
+        self.wake()
 
     def _spin_once_impl(self, timeout_sec: Optional[Union[float, TimeoutObject]] = None,
                         wait_condition: Callable[[], bool] = lambda: False) -> None:

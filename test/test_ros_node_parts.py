@@ -389,3 +389,36 @@ def test_lifecycle_node_shares_the_parameters_and_refuses_wrong_order(context):
         assert node.state == 'finalized'
     finally:
         node.destroy_node()
+
+
+def test_the_input_executor_stops_spinning_before_it_is_shut_down(context):
+    """stop_spinning, join, shutdown: the spinning thread never meets a destroyed guard."""
+    from rclpy.node import Node
+
+    from disdepth_ros.executor import InputExecutor
+    node = Node('executor_probe', context=context)
+    ticks = []
+    node.create_timer(0.001, lambda: ticks.append(1))
+    try:
+        for _ in range(20):   # the failure was a rare race: go through it several times
+            executor = InputExecutor(lambda entity: True, context=context)
+            executor.add_node(node)
+            failures = []
+
+            def spin(executor=executor, failures=failures) -> None:
+                try:
+                    executor.spin()
+                except Exception as exc:  # what the node's run() would report as fatal
+                    failures.append(exc)
+            thread = threading.Thread(target=spin)
+            thread.start()
+            while not ticks:
+                threading.Event().wait(0.001)
+            executor.stop_spinning()
+            thread.join(5.0)
+            assert not thread.is_alive(), 'spin did not return after stop_spinning'
+            assert executor.shutdown(timeout_sec=5.0)
+            assert failures == []
+            ticks.clear()
+    finally:
+        node.destroy_node()
