@@ -59,7 +59,8 @@ class InputExecutor(Executor):
     def spin(self) -> None:
         """Run callbacks until :meth:`stop_spinning`, shutdown or the end of the context."""
         while self._context.ok() and not self._is_shutdown and not self._stop_spinning.is_set():
-            self.spin_once()
+            # the condition ends a wait that no callback would end (an idle, finalized node)
+            self._spin_once_impl(None, self._stop_spinning.is_set)
 
     def stop_spinning(self) -> None:
         """

@@ -420,5 +420,17 @@ def test_the_input_executor_stops_spinning_before_it_is_shut_down(context):
             assert executor.shutdown(timeout_sec=5.0)
             assert failures == []
             ticks.clear()
+        # a node with nothing to do (a finalized lifecycle node): no callback ends the wait
+        idle = Node('executor_idle', context=context)
+        executor = InputExecutor(lambda entity: True, context=context)
+        executor.add_node(idle)
+        thread = threading.Thread(target=executor.spin)
+        thread.start()
+        threading.Event().wait(0.2)
+        executor.stop_spinning()
+        thread.join(5.0)
+        assert not thread.is_alive(), 'spin of an idle node did not return after stop_spinning'
+        assert executor.shutdown(timeout_sec=5.0)
+        idle.destroy_node()
     finally:
         node.destroy_node()
