@@ -79,6 +79,7 @@ from disdepth_ros.camera_input import CameraInput
 from disdepth_ros.diagnostics import NodeStats
 from disdepth_ros.executor import InputExecutor
 from disdepth_ros.multicam import MultiCameraMixin
+from disdepth_ros.multicam import output_key
 from disdepth_ros.node_config import ConfigError
 from disdepth_ros.node_config import MODEL_PARAMETERS
 from disdepth_ros.node_config import NodeConfig
@@ -492,35 +493,46 @@ class DepthNodeMixin(MultiCameraMixin):
         stages['inference'] = infer_ms
         result = pipeline.gate(result, estimator.spec, config.output_options())
         stages['gate'] = (time.perf_counter() - start) * 1000.0 - infer_ms
+        self._hand_over(self._stats, frame, result, info, config, wanted, infer_ms, taken,
+                        stages=stages)
 
-        def emit(handed_ms: Optional[float]) -> None:
-            try:
-                published = self._publish(frame.image.header, result, info, config, wanted,
-                                          stages=stages)
-            except FRAME_ERRORS as exc:
-                self._stats.drop('output_error')
-                self._stats.error(f'building or publishing outputs failed: {exc}')
-                self.get_logger().error(f'building or publishing outputs failed: {exc}',
-                                        throttle_duration_sec=5.0)
-                return
-            done = time.monotonic()
-            self._stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
-                                  (done - taken) * 1000.0 if handed_ms is None else handed_ms,
-                                  stages)
-        self._hand_over(emit, taken)
-
-    def _hand_over(self, emit: Callable[[Optional[float]], None], taken: float) -> None:
+    def _hand_over(self, stats: NodeStats, frame: Frame, result: 'pipeline.FrameDepth',
+                   info: Optional[Any], config: NodeConfig, wanted: List[str], infer_ms: float,
+                   taken: float, stages: Optional[Dict[str, float]] = None,
+                   camera: str = '') -> None:
         """
-        Run a frame's output half: in the output thread when there is one, else here.
+        Build and publish a frame's outputs: in the output thread when there is one, else here.
 
         With the output thread, the worker's time for the frame (``processing_ms``) ends when
         the job is handed over, which includes waiting while the previous frame's outputs are
         still queued; build and publish are timed as stages in the output thread.
 
-        :param emit: builds and publishes the outputs; takes the worker's ms for the frame
-            (None: measure up to the end of publishing)
+        :param stats: the counters of the frame's camera
+        :param frame: the frame (its header goes on every output)
+        :param result: its gated depth
+        :param info: the camera_info its intrinsics came from, or None
+        :param config: the configuration it was processed with
+        :param wanted: the outputs to build
+        :param infer_ms: the estimator's time
         :param taken: ``time.monotonic()`` when the worker took the frame
+        :param stages: the frame's stage times so far (build and publish are added)
+        :param camera: the camera's name with ``cameras`` (its publishers and log prefix)
         """
+        def emit(handed_ms: Optional[float]) -> None:
+            try:
+                published = self._publish(frame.image.header, result, info, config, wanted,
+                                          prefix=output_key(camera, '') if camera else '',
+                                          stages=stages)
+            except FRAME_ERRORS as exc:
+                stats.drop('output_error')
+                stats.error(f'building or publishing outputs failed: {exc}')
+                where = f'camera {camera}: ' if camera else ''
+                self.get_logger().error(f'{where}building or publishing outputs failed: {exc}',
+                                        throttle_duration_sec=5.0)
+                return
+            done = time.monotonic()
+            stats.frame_out(infer_ms, (done - frame.received) * 1000.0, published,
+                            (done - taken) * 1000.0 if handed_ms is None else handed_ms, stages)
         outputs = self._outputs
         if outputs is None:
             emit(None)

@@ -193,7 +193,7 @@ class MultiCameraMixin:
     get_fully_qualified_name: Callable[[], str]
     _intrinsics: Callable[..., Tuple[Any, Any]]
     _publish: Callable[..., List[str]]
-    _hand_over: Callable[[Callable[[Optional[float]], None], float], None]
+    _hand_over: Callable[..., None]
     _publish_diagnostics: Callable[[], None]
 
     def _init_cameras(self) -> None:
@@ -366,23 +366,9 @@ class MultiCameraMixin:
 
     def _publish_camera(self, item: _Ready, depth: 'pipeline.FrameDepth', infer_ms: float,
                         config: NodeConfig, estimator: Any, taken: float) -> None:
-        stats = self._camera_stats[item.name]
         result = pipeline.gate(depth, estimator.spec, config.output_options())
-
-        def emit(handed_ms: Optional[float]) -> None:
-            try:
-                published = self._publish(item.frame.image.header, result, item.info, config,
-                                          item.wanted, prefix=output_key(item.name, ''))
-            except _frame_errors() as exc:
-                stats.drop('output_error')
-                stats.error(f'building or publishing outputs failed: {exc}')
-                self.get_logger().error(f'camera {item.name}: building or publishing outputs '
-                                        f'failed: {exc}', throttle_duration_sec=5.0)
-                return
-            done = time.monotonic()
-            stats.frame_out(infer_ms, (done - item.frame.received) * 1000.0, published,
-                            (done - taken) * 1000.0 if handed_ms is None else handed_ms)
-        self._hand_over(emit, taken)
+        self._hand_over(self._camera_stats[item.name], item.frame, result, item.info, config,
+                        item.wanted, infer_ms, taken, camera=item.name)
 
     # ----------------------------------------------------------------- diagnostics
 

@@ -24,7 +24,6 @@ already handed over before the thread ends (a clean shutdown publishes the frame
 
 from collections import deque
 import threading
-import time
 from typing import Callable, Deque, Optional
 
 Job = Callable[[], None]
@@ -113,8 +112,7 @@ class OutputStage:
             self._cond.notify_all()
         if self._thread is threading.current_thread():
             return False
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _run(self) -> None:

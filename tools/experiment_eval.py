@@ -33,7 +33,9 @@ from pathlib import Path
 import re
 import sys
 from types import SimpleNamespace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from disdepth_core.data.registry import build_dataset
 from disdepth_core.evaluation import evaluate
@@ -59,7 +61,6 @@ class ConstantDepth:
 
     def predict(self, rgb: Any, intrinsics: Any) -> Any:
         """Return ``metres`` at every pixel of ``rgb``."""
-        import numpy as np
         return SimpleNamespace(depth=np.full(rgb.shape[:2], self.metres, np.float32))
 
 
@@ -162,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from disdepth_core.inference import create_estimator
-    models: List[Tuple[str, str]] = []
+    models: List[Tuple[str, Union[str, ConstantDepth]]] = []   # name, checkpoint or constant
     for item in args.model:
         name, sep, path = item.partition('=')
         if not sep:
@@ -170,16 +171,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not path.endswith(('.safetensors', '.json', '.onnx')):
             path += '.safetensors'
         models.append((name, path))
-    constants: Dict[str, ConstantDepth] = {}
     for item in args.constant:
         name, sep, value = item.partition('=')
-        try:
-            constants[name] = ConstantDepth(float(value))
-        except ValueError as exc:
-            parser.error(f'--constant {item!r}: expected NAME=METRES ({exc})')
         if not sep or not name:
             parser.error(f'--constant {item!r}: expected NAME=METRES')
-        models.append((name, ''))
+        try:
+            models.append((name, ConstantDepth(float(value))))
+        except ValueError as exc:
+            parser.error(f'--constant {item!r}: expected NAME=METRES ({exc})')
     if not models:
         parser.error('give at least one --model or --constant')
     try:
@@ -192,8 +191,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name, path in models:
         entry: Dict[str, Any]
         estimator: Any
-        if name in constants:
-            estimator = constants[name]
+        if isinstance(path, ConstantDepth):
+            estimator = path
             entry = {'constant_m': estimator.metres, 'params_m': None, 'sets': {}}
         else:
             estimator = create_estimator(path, engine='torch', device='cpu')
